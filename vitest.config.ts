@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Media and protocol tests start real servers and child processes; keep them from starving each other on 2 cores.
+    fileParallelism: false,
+  },
+});
