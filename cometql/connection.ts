@@ -1,0 +1,305 @@
+import type { Socket } from 'node:net';
+import { once } from 'node:events';
+import type { Logger } from 'pino';
+import { ConferenceError } from '../src/conference/model.js';
+import { CometQLError, ErrorCode } from './errors.js';
+import { useDatabase, type Executor, type Result, type Session } from './executor.js';
+import {
+  AUTH_PLUGIN,
+  authSwitchRequest,
+  greeting,
+  isSslRequest,
+  newScramble,
+  parseHandshakeResponse,
+  type HandshakeResponse,
+  type NativePasswordVerifier,
+} from './handshake.js';
+import { parseQuery } from './parser.js';
+import type { Statement } from './statements.js';
+import { TABLES } from './tables/index.js';
+import { Capability, PacketReader, ReplyWriter, ServerStatus, type OversizedPacket, type Packet } from './wire.js';
+
+const Command = {
+  QUIT: 0x01,
+  INIT_DB: 0x02,
+  QUERY: 0x03,
+  FIELD_LIST: 0x04,
+  STATISTICS: 0x09,
+  PING: 0x0e,
+  CHANGE_USER: 0x11,
+  STMT_PREPARE: 0x16,
+  STMT_EXECUTE: 0x17,
+  STMT_SEND_LONG_DATA: 0x18,
+  STMT_CLOSE: 0x19,
+  STMT_RESET: 0x1a,
+  SET_OPTION: 0x1b,
+  RESET_CONNECTION: 0x1f,
+} as const;
+
+/** Commands the protocol says are never answered. */
+const SILENT_COMMANDS = new Set<number>([Command.STMT_SEND_LONG_DATA, Command.STMT_CLOSE]);
+
+const PREPARED_STATEMENTS_UNSUPPORTED = new CometQLError(
+  ErrorCode.notImplemented,
+  'Prepared statements are not supported by CometQL: send plain queries (mysqli_query, PDO with emulated prepares, mysql2 query())',
+);
+
+/** A handshake response is a few hundred bytes; anything bigger before login is not a MySQL client. */
+const MAX_HANDSHAKE_PAYLOAD = 16 * 1024;
+/** Stop reading a client that pipelines faster than we answer. */
+const MAX_BUFFERED_INPUT = 4 * 1024 * 1024;
+
+export interface CometQLMetrics {
+  statement(table: string, kind: string): void;
+  error(code: number): void;
+}
+
+export interface ConnectionOptions {
+  executor: Executor;
+  verifier: NativePasswordVerifier;
+  serverVersion: string;
+  maxQuerySize: number;
+  devIndexSize: number;
+  handshakeTimeoutMs: number;
+  metrics: CometQLMetrics;
+  log: Logger;
+  statistics(): string;
+}
+
+type State = 'handshake' | 'auth-switch' | 'command' | 'closed';
+
+/** One CometQL client: handshake, authentication, then commands answered strictly in order. */
+export class CometQLConnection {
+  private state: State = 'handshake';
+  private scramble = newScramble();
+  private readonly reader = new PacketReader(MAX_HANDSHAKE_PAYLOAD);
+  private readonly session: Session;
+  private pendingLogin: HandshakeResponse | undefined;
+  private capabilities = 0;
+  private busy = false;
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly socket: Socket,
+    connectionId: number,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.log = options.log.child({ connection: connectionId });
+    this.session = { connectionId, user: '', devId: 0, database: null, foundRows: false, lastInsertId: 0 };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.reader.push(chunk);
+      if (this.reader.buffered > MAX_BUFFERED_INPUT) socket.pause();
+      void this.drain();
+    });
+    socket.on('error', (error) => this.log.debug({ err: error.message }, 'socket error'));
+    socket.on('close', () => this.close());
+    this.handshakeTimer = setTimeout(() => {
+      this.log.info('login timed out');
+      socket.destroy();
+    }, options.handshakeTimeoutMs);
+    this.write(new ReplyWriter(0).packet(greeting(connectionId, options.serverVersion, this.scramble)));
+  }
+
+  get devId(): number {
+    return this.session.devId;
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.handshakeTimer);
+    this.socket.destroy();
+  }
+
+  /** Handles buffered packets one at a time, so replies keep the order of requests. */
+  private async drain(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      let packet: Packet | OversizedPacket | undefined;
+      while (this.state !== 'closed' && (packet = this.reader.next())) {
+        if ('oversized' in packet) this.replyError(packet.sequence + 1, new CometQLError(ErrorCode.overflow, 'Data is too long'));
+        else await this.handle(packet);
+        if (this.socket.writableNeedDrain) await once(this.socket, 'drain');
+      }
+      if (this.socket.isPaused() && this.reader.buffered <= MAX_BUFFERED_INPUT) this.socket.resume();
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'connection failed');
+      this.close();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async handle(packet: Packet): Promise<void> {
+    switch (this.state) {
+      case 'handshake':
+        return this.login(packet);
+      case 'auth-switch':
+        return this.finishLogin(packet.sequence + 1, packet.payload);
+      case 'command':
+        return this.command(packet);
+    }
+  }
+
+  private login(packet: Packet): void {
+    const reply = packet.sequence + 1;
+    if (isSslRequest(packet.payload)) {
+      return this.refuse(reply, new CometQLError(ErrorCode.auth, 'TLS is not supported: connect without SSL'));
+    }
+    let response: HandshakeResponse;
+    try {
+      response = parseHandshakeResponse(packet.payload);
+    } catch {
+      return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Authentication failure'));
+    }
+    this.capabilities = response.capabilities;
+    this.pendingLogin = response;
+    if (response.plugin && response.plugin !== AUTH_PLUGIN) {
+      // The client chose another plugin (MySQL 8 clients default to caching_sha2): ask for ours.
+      this.scramble = newScramble();
+      this.state = 'auth-switch';
+      this.write(new ReplyWriter(reply).packet(authSwitchRequest(this.scramble)));
+      return;
+    }
+    this.finishLogin(reply, response.authResponse);
+  }
+
+  private finishLogin(reply: number, authResponse: Buffer): void {
+    const login = this.pendingLogin!;
+    const devId = this.devIdOf(login.user);
+    if (devId === undefined) return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Invalid dev_id value'));
+    if (authResponse.length !== 20) {
+      return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Authentication failure, authDataLen!=20'));
+    }
+    if (!this.options.verifier.verify(this.scramble, authResponse)) {
+      this.log.info({ user: login.user }, 'authentication failure');
+      return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Authentication failure'));
+    }
+    Object.assign(this.session, { user: login.user, devId, foundRows: (login.capabilities & Capability.FOUND_ROWS) !== 0 });
+    try {
+      if (login.database) useDatabase(this.session, login.database, this.options.devIndexSize);
+    } catch (error) {
+      return this.refuse(reply, error as CometQLError);
+    }
+    clearTimeout(this.handshakeTimer);
+    this.pendingLogin = undefined;
+    this.state = 'command';
+    this.reader.maxPayload = this.options.maxQuerySize + 1;
+    this.log.debug({ user: login.user, devId }, 'logged in');
+    this.write(new ReplyWriter(reply).ok(0, 0, ServerStatus.AUTOCOMMIT));
+  }
+
+  /** `root` and `0` are dev_id 0; any other user name is the dev_id in decimal. */
+  private devIdOf(user: string): number | undefined {
+    if (user === 'root' || user === '0') return 0;
+    if (!/^[1-9]\d{0,9}$/.test(user)) return undefined;
+    const devId = Number(user);
+    return devId < this.options.devIndexSize ? devId : undefined;
+  }
+
+  private refuse(reply: number, error: CometQLError): void {
+    this.replyError(reply, error);
+    this.socket.end();
+    this.state = 'closed';
+    clearTimeout(this.handshakeTimer);
+  }
+
+  private async command(packet: Packet): Promise<void> {
+    const reply = packet.sequence + 1;
+    const command = packet.payload[0];
+    const ok = (): void => this.write(new ReplyWriter(reply).ok(0, 0, ServerStatus.AUTOCOMMIT));
+    switch (command) {
+      case Command.QUERY:
+        return this.query(reply, packet.payload.toString('utf8', 1));
+      case Command.PING:
+      case Command.RESET_CONNECTION:
+        return ok();
+      case Command.QUIT:
+        this.socket.end();
+        this.state = 'closed';
+        return;
+      case Command.INIT_DB:
+        try {
+          useDatabase(this.session, packet.payload.toString('utf8', 1), this.options.devIndexSize);
+          return ok();
+        } catch (error) {
+          return this.replyError(reply, error as CometQLError);
+        }
+      case Command.FIELD_LIST:
+        return this.write(new ReplyWriter(reply).eof(ServerStatus.AUTOCOMMIT));
+      case Command.STATISTICS:
+        return this.write(new ReplyWriter(reply).packet(Buffer.from(this.options.statistics(), 'utf8')));
+      case Command.SET_OPTION: {
+        // 0 turns multi-statements on, 1 off; the reply is an EOF packet.
+        const multi = packet.payload.length >= 3 && packet.payload.readUInt16LE(1) === 0;
+        this.capabilities = multi ? this.capabilities | Capability.MULTI_STATEMENTS : this.capabilities & ~Capability.MULTI_STATEMENTS;
+        return this.write(new ReplyWriter(reply).eof(ServerStatus.AUTOCOMMIT));
+      }
+      case Command.STMT_PREPARE:
+      case Command.STMT_EXECUTE:
+      case Command.STMT_RESET:
+        return this.replyError(reply, PREPARED_STATEMENTS_UNSUPPORTED);
+      default:
+        if (command !== undefined && SILENT_COMMANDS.has(command)) return;
+        return this.replyError(reply, new CometQLError(ErrorCode.notImplemented, `Command 0x${(command ?? 0).toString(16)} is not supported`));
+    }
+  }
+
+  private async query(reply: number, sql: string): Promise<void> {
+    let statements: Statement[];
+    try {
+      statements = parseQuery(sql);
+      if (statements.length === 0) throw new CometQLError(ErrorCode.empty, 'Data is too short');
+      if (statements.length > 1 && !(this.capabilities & Capability.MULTI_STATEMENTS)) {
+        throw CometQLError.syntax('several statements need CLIENT_MULTI_STATEMENTS');
+      }
+    } catch (error) {
+      this.options.metrics.statement('', 'invalid');
+      return this.replyError(reply, this.asCometQLError(error));
+    }
+    const writer = new ReplyWriter(reply);
+    for (const [index, statement] of statements.entries()) {
+      // Only real table names become metric labels: a client must not be able to mint label values.
+      const named = 'table' in statement ? statement.table.toLowerCase() : '';
+      const table = named === '' || TABLES.has(named) ? named : 'unknown';
+      this.options.metrics.statement(table, statement.kind);
+      const status = ServerStatus.AUTOCOMMIT | (index < statements.length - 1 ? ServerStatus.MORE_RESULTS_EXISTS : 0);
+      try {
+        writeResult(writer, await this.options.executor.execute(this.session, statement), status);
+      } catch (error) {
+        const failure = this.asCometQLError(error);
+        this.options.metrics.error(failure.code);
+        writer.error(failure.code, failure.sqlState, failure.message);
+        break;
+      }
+    }
+    this.write(writer);
+  }
+
+  private asCometQLError(error: unknown): CometQLError {
+    if (error instanceof CometQLError) {
+      if (error.detail) this.log.debug({ detail: error.detail }, error.message);
+      return error;
+    }
+    if (error instanceof ConferenceError) return CometQLError.invalid(error.message);
+    this.log.error({ err: error }, 'query failed');
+    return new CometQLError(ErrorCode.internal, 'internal server error');
+  }
+
+  private replyError(reply: number, error: CometQLError): void {
+    this.options.metrics.error(error.code);
+    this.write(new ReplyWriter(reply).error(error.code, error.sqlState, error.message));
+  }
+
+  private write(writer: ReplyWriter): void {
+    if (this.state !== 'closed' && this.socket.writable) this.socket.write(writer.toBuffer());
+  }
+}
+
+function writeResult(writer: ReplyWriter, result: Result, status: number): void {
+  if (result.kind === 'ok') writer.ok(result.affectedRows, result.insertId, status);
+  else writer.resultSet(result.columns, result.rows, status, result.table);
+}

@@ -1,0 +1,425 @@
+import mysqlParser from 'node-sql-parser/build/mysql.js';
+import { CometQLError } from './errors.js';
+import { isKeyword, syntaxError, tokenize, type Token } from './lexer.js';
+import type { Condition, Limit, OrderBy, SelectExpression, SqlValue, Statement } from './statements.js';
+
+/**
+ * Turns query text into statements. SELECT/INSERT/REPLACE/DELETE/UPDATE go through node-sql-parser, cached
+ * by statement shape (literals replaced by numbered markers), because a parse costs ~150-300 µs and backends
+ * send the same few shapes with different values. Session statements that clients and CLIs send (SET, SHOW,
+ * DESCRIBE, USE, SELECT @@x) are recognised from the tokens, since node-sql-parser does not cover them all.
+ */
+export function parseQuery(sql: string): Statement[] {
+  return tokenize(sql).map((tokens) => parseStatement(sql, tokens));
+}
+
+/**
+ * Column names of CometQL tables. Quoted in the shape given to node-sql-parser, since some of them
+ * (`index`, `time`, `data`) are MySQL keywords that CppComet accepted unquoted.
+ */
+const COLUMN_NAMES = new Set([
+  'id', 'hash', 'name', 'user_id', 'caller_id', 'message', 'profile', 'stream', 'node', 'join_time', 'last_talking',
+  'audio', 'video', 'deaf', 'talking', 'layout', 'watch', 'viewer', 'index', 'event', 'time', 'data', 'length',
+  'users', 'user_uuid', 'user_agent', 'ip', 'origin', 'language', 'token',
+]);
+
+const UNSUPPORTED_COMMANDS = new Set([
+  'CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'RENAME', 'GRANT', 'REVOKE', 'LOCK', 'UNLOCK', 'CALL', 'LOAD', 'HANDLER',
+  'DO', 'FLUSH', 'KILL', 'ANALYZE', 'OPTIMIZE', 'CHECK', 'REPAIR', 'PREPARE', 'EXECUTE', 'DEALLOCATE', 'SAVEPOINT',
+  'RELEASE', 'XA', 'INSTALL', 'UNINSTALL', 'RESET', 'PURGE', 'CHANGE', 'HELP', 'WITH', 'VALUES', 'TABLE',
+]);
+
+function parseStatement(sql: string, tokens: Token[]): Statement {
+  const verb = tokens[0]!.type === 'word' ? tokens[0]!.value.toUpperCase() : '';
+  switch (verb) {
+    case 'SELECT':
+      return hasTopLevelKeyword(tokens, 'FROM') ? parseCached(tokens) : parseSelectExpressions(sql, tokens);
+    case 'INSERT':
+    case 'REPLACE':
+    case 'DELETE':
+    case 'UPDATE':
+      return parseCached(tokens);
+    case 'SET':
+      return { kind: 'set' };
+    case 'BEGIN':
+    case 'COMMIT':
+    case 'ROLLBACK':
+    case 'START':
+      return { kind: 'transaction' };
+    case 'USE':
+      if (tokens.length !== 2 || !isName(tokens[1])) throw syntaxError('USE takes one database name');
+      return { kind: 'use', database: tokens[1]!.value };
+    case 'SHOW':
+      return parseShow(tokens);
+    case 'DESCRIBE':
+    case 'DESC':
+    case 'EXPLAIN':
+      if (!isName(tokens[1]) || tokens.length > 3) throw syntaxError(`${verb} takes a table name`);
+      return { kind: 'showColumns', table: tokens[1]!.value, like: tokens[2] ? likeOperand(tokens[2]) : null };
+    default:
+      if (UNSUPPORTED_COMMANDS.has(verb)) throw CometQLError.notImplemented(`Command ${verb}`);
+      throw syntaxError(`unknown command ${tokens[0]!.value}`);
+  }
+}
+
+const isName = (token: Token | undefined): boolean => token?.type === 'word' || token?.type === 'quoted_name';
+
+function hasTopLevelKeyword(tokens: Token[], word: string): boolean {
+  let depth = 0;
+  for (const token of tokens) {
+    if (token.type === 'punct') depth += token.value === '(' ? 1 : token.value === ')' ? -1 : 0;
+    else if (depth === 0 && isKeyword(token, word)) return true;
+  }
+  return false;
+}
+
+// ---- SHOW ------------------------------------------------------------------------------------------
+
+function parseShow(tokens: Token[]): Statement {
+  const words = tokens.map((token) => (token.type === 'word' ? token.value.toUpperCase() : ''));
+  let i = 1;
+  const skip = (...optional: string[]): void => {
+    while (optional.includes(words[i] ?? '')) i++;
+  };
+  const like = (): string | null => {
+    if (words[i] === 'LIKE') {
+      const pattern = tokens[i + 1];
+      if (pattern?.type !== 'string' || tokens.length !== i + 2) throw syntaxError('LIKE takes one string');
+      return pattern.value;
+    }
+    if (i !== tokens.length) throw syntaxError(`unexpected ${tokens[i]!.value}`);
+    return null;
+  };
+  const database = (): void => {
+    if (words[i] === 'FROM' || words[i] === 'IN') {
+      if (!isName(tokens[i + 1])) throw syntaxError('database name expected');
+      i += 2;
+    }
+  };
+  skip('FULL', 'GLOBAL', 'SESSION', 'LOCAL');
+  const what = words[i++];
+  switch (what) {
+    case 'DATABASES':
+    case 'SCHEMAS':
+      return { kind: 'showDatabases', like: like() };
+    case 'TABLES':
+      database();
+      return { kind: 'showTables', like: like() };
+    case 'COLUMNS':
+    case 'FIELDS': {
+      if (words[i] !== 'FROM' && words[i] !== 'IN') throw syntaxError('SHOW COLUMNS FROM <table>');
+      const table = tokens[i + 1];
+      if (!isName(table)) throw syntaxError('table name expected');
+      i += 2;
+      database();
+      return { kind: 'showColumns', table: table!.value, like: like() };
+    }
+    case 'VARIABLES':
+      return { kind: 'showVariables', like: like() };
+    case 'STATUS':
+      return { kind: 'showStatus', like: like() };
+    case 'WARNINGS':
+    case 'ERRORS':
+      return { kind: 'showWarnings' };
+    default:
+      throw CometQLError.notImplemented(`SHOW ${tokens[i - 1]?.value ?? ''}`.trim());
+  }
+}
+
+function likeOperand(token: Token): string {
+  if (token.type !== 'string' && token.type !== 'word' && token.type !== 'quoted_name') throw syntaxError();
+  return token.value;
+}
+
+// ---- SELECT without FROM: SELECT 1, SELECT @@version_comment LIMIT 1, SELECT DATABASE() -------------
+
+function parseSelectExpressions(sql: string, tokens: Token[]): Statement {
+  let end = tokens.length;
+  let limit: Limit | null = null;
+  const limitAt = tokens.findIndex((token) => isKeyword(token, 'LIMIT'));
+  if (limitAt >= 0) {
+    limit = parseLimitTokens(tokens.slice(limitAt + 1));
+    end = limitAt;
+  }
+  const items: { label: string; expression: SelectExpression }[] = [];
+  let start = 1;
+  for (let i = 1; i <= end; i++) {
+    if (i < end && !(tokens[i]!.type === 'punct' && tokens[i]!.value === ',')) continue;
+    items.push(parseSelectItem(sql, tokens.slice(start, i)));
+    start = i + 1;
+  }
+  return { kind: 'selectExpressions', items, limit };
+}
+
+function parseSelectItem(sql: string, item: Token[]): { label: string; expression: SelectExpression } {
+  let alias: string | undefined;
+  if (item.length >= 2 && isName(item[item.length - 1]) && (isKeyword(item[item.length - 2], 'AS') || item.length === 2 && item[0]!.type !== 'word')) {
+    alias = item[item.length - 1]!.value;
+    item = item.slice(0, isKeyword(item[item.length - 2], 'AS') ? -2 : -1);
+  }
+  if (item.length === 0) throw syntaxError('empty select expression');
+  const label = alias ?? sql.slice(item[0]!.start, item[item.length - 1]!.end);
+  const [first, second, third] = item;
+  let expression: SelectExpression | undefined;
+  if (item.length === 1 && first!.type === 'number') expression = { type: 'literal', value: Number(first!.value) };
+  else if (item.length === 1 && first!.type === 'string') expression = { type: 'literal', value: first!.value };
+  else if (item.length === 1 && first!.type === 'variable') expression = { type: 'variable', name: first!.value };
+  else if (item.length === 1 && isKeyword(first, 'NULL')) expression = { type: 'literal', value: null };
+  else if (item.length === 1 && (isKeyword(first, 'TRUE') || isKeyword(first, 'FALSE'))) {
+    expression = { type: 'literal', value: isKeyword(first, 'TRUE') ? 1 : 0 };
+  } else if (item.length === 2 && first!.value === '-' && second!.type === 'number') {
+    expression = { type: 'literal', value: -Number(second!.value) };
+  } else if (item.length === 3 && first!.type === 'word' && second!.value === '(' && third!.value === ')') {
+    expression = { type: 'function', name: first!.value.toUpperCase() };
+  } else if (item.length === 1 && first!.type === 'word' && /^CURRENT_(USER|TIMESTAMP|DATE)$/i.test(first!.value)) {
+    expression = { type: 'function', name: first!.value.toUpperCase() };
+  }
+  if (!expression) throw CometQLError.notImplemented(`Expression ${label}`);
+  return { label, expression };
+}
+
+function parseLimitTokens(tokens: Token[]): Limit {
+  const numbers = tokens.filter((token) => token.type === 'number').map((token) => Number(token.value));
+  const shape = tokens.map((token) => (token.type === 'number' ? 'n' : token.value.toUpperCase())).join(' ');
+  if (shape === 'n') return { offset: 0, count: numbers[0]! };
+  if (shape === 'n ,') throw syntaxError('LIMIT');
+  if (shape === 'n , n') return { offset: numbers[0]!, count: numbers[1]! };
+  if (shape === 'n OFFSET n') return { offset: numbers[1]!, count: numbers[0]! };
+  throw syntaxError('LIMIT');
+}
+
+// ---- node-sql-parser with a shape cache ---------------------------------------------------------------
+
+/** A literal of the query, filled into the cached statement template at its marker. */
+interface Slot {
+  slot: number;
+  negate: boolean;
+}
+type TemplateValue = SqlValue | Slot;
+
+const STRING_MARKER = /^__cql_(\d+)__$/;
+const NUMBER_MARKER_BASE = 900_000_000;
+const CACHE_LIMIT = 2000;
+const sqlParser = new mysqlParser.Parser();
+const templates = new Map<string, Statement | CometQLError>();
+
+function parseCached(tokens: Token[]): Statement {
+  const literals: SqlValue[] = [];
+  const parts: string[] = [];
+  for (const token of tokens) {
+    switch (token.type) {
+      case 'string':
+        parts.push(`'__cql_${literals.length}__'`);
+        literals.push(token.value);
+        break;
+      case 'number':
+        parts.push(String(NUMBER_MARKER_BASE + literals.length));
+        literals.push(Number(token.value));
+        break;
+      case 'quoted_name':
+        parts.push(`\`${token.value.replace(/`/g, '``')}\``);
+        break;
+      case 'word':
+        parts.push(COLUMN_NAMES.has(token.value.toLowerCase()) ? `\`${token.value.toLowerCase()}\`` : token.value);
+        break;
+      default:
+        parts.push(token.value);
+    }
+  }
+  const shape = parts.join(' ');
+  let template = templates.get(shape);
+  if (template === undefined) {
+    template = compile(shape);
+    if (templates.size >= CACHE_LIMIT) templates.clear();
+    templates.set(shape, template);
+  }
+  if (template instanceof CometQLError) throw template;
+  return fill(template, literals) as Statement;
+}
+
+/** Replaces slots with the literals of this query; everything else is copied as is. */
+function fill(value: unknown, literals: SqlValue[]): unknown {
+  if (Array.isArray(value)) return value.map((item) => fill(item, literals));
+  if (value === null || typeof value !== 'object') return value;
+  if ('slot' in value) {
+    const { slot, negate } = value as Slot;
+    const literal = literals[slot]!;
+    return negate ? -Number(literal) : literal;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = fill(item, literals);
+  return out;
+}
+
+/** Parses one statement shape into a template; a refusal is cached as the error it produces. */
+function compile(shape: string): Statement | CometQLError {
+  try {
+    let ast = sqlParser.astify(shape, { database: 'MySQL' }) as unknown as Ast | Ast[];
+    if (Array.isArray(ast)) {
+      if (ast.length !== 1) throw syntaxError('one statement expected');
+      ast = ast[0]!;
+    }
+    return fromAst(ast);
+  } catch (error) {
+    if (error instanceof CometQLError) return error;
+    return syntaxError((error as Error).message);
+  }
+}
+
+// The parts of node-sql-parser's AST we read; anything else is refused explicitly below.
+interface Ast {
+  type: string;
+  [key: string]: unknown;
+}
+interface AstNode {
+  type: string;
+  value?: unknown;
+  operator?: string;
+  left?: AstNode;
+  right?: AstNode;
+  expr?: AstNode;
+  column?: unknown;
+  table?: string | null;
+}
+interface AstTable {
+  db: string | null;
+  table: string;
+  join?: unknown;
+}
+
+function fromAst(ast: Ast): Statement {
+  switch (ast.type) {
+    case 'select': {
+      if (ast.with || ast.distinct || ast.groupby || ast.having || ast.window || ast.into && (ast.into as { position: unknown }).position) {
+        throw CometQLError.notImplemented('This form of SELECT');
+      }
+      return {
+        kind: 'select',
+        ...singleTable(ast.from),
+        columns: selectColumns(ast.columns),
+        where: conditions(ast.where as AstNode | null),
+        orderBy: orderBy(ast.orderby),
+        limit: limit(ast.limit),
+      } as Statement;
+    }
+    case 'insert':
+    case 'replace': {
+      const values = ast.values as { type: string; values: { value: AstNode[] }[] } | null;
+      if (!values || values.type !== 'values') throw CometQLError.notImplemented('This form of INSERT');
+      const columns = ast.columns as (string | { expr?: { value?: string } })[] | null;
+      return {
+        kind: 'insert',
+        ...singleTable(ast.table),
+        columns: columns ? columns.map(columnName) : null,
+        rows: values.values.map((row) => row.value.map(literal)),
+      } as Statement;
+    }
+    case 'delete':
+      return {
+        kind: 'delete',
+        ...singleTable(ast.from),
+        where: conditions(ast.where as AstNode | null),
+        limit: limit(ast.limit),
+      } as Statement;
+    case 'update': {
+      const set = ast.set as { column: unknown; value: AstNode }[];
+      return {
+        kind: 'update',
+        ...singleTable(ast.table),
+        set: set.map((item) => ({ column: columnName(item.column), value: literal(item.value) })),
+        where: conditions(ast.where as AstNode | null),
+        limit: limit(ast.limit),
+      } as Statement;
+    }
+    default:
+      throw CometQLError.notImplemented(`Command ${ast.type.toUpperCase()}`);
+  }
+}
+
+function singleTable(from: unknown): { table: string; database: string | null } {
+  const tables = from as AstTable[] | null;
+  if (!tables || tables.length === 0) throw syntaxError('table expected');
+  if (tables.length > 1 || tables[0]!.join) throw CometQLError.notImplemented('JOIN');
+  return { table: tables[0]!.table, database: tables[0]!.db ?? null };
+}
+
+function columnName(column: unknown): string {
+  if (typeof column === 'string') return column;
+  const nested = (column as { expr?: { value?: unknown } } | null)?.expr?.value;
+  if (typeof nested === 'string') return nested;
+  throw syntaxError('column name expected');
+}
+
+function selectColumns(columns: unknown): '*' | { column: string; label: string }[] {
+  const list = columns as { expr: AstNode; as: string | null }[];
+  if (list.length === 1 && list[0]!.expr.type === 'column_ref' && list[0]!.expr.column === '*') return '*';
+  return list.map(({ expr, as }) => {
+    if (expr.type !== 'column_ref' || expr.column === '*') throw CometQLError.notImplemented('Expressions in a table SELECT');
+    const column = columnName(expr.column);
+    return { column, label: as ?? column };
+  });
+}
+
+function conditions(where: AstNode | null): Condition[] {
+  if (!where) return [];
+  if (where.type === 'binary_expr' && where.operator === 'AND') {
+    return [...conditions(where.left!), ...conditions(where.right!)];
+  }
+  if (where.type === 'binary_expr' && where.operator === 'OR') throw CometQLError.notImplemented('Operator OR');
+  if (where.type === 'binary_expr' && (where.operator === '=' || where.operator === 'IN')) {
+    if (where.left?.type !== 'column_ref') throw syntaxError('a condition starts with a column');
+    const values = where.operator === 'IN' ? (where.right!.value as AstNode[]) : [where.right!];
+    return [{ column: columnName(where.left.column), values: values.map(literal) as SqlValue[] }];
+  }
+  if (where.type === 'binary_expr') throw CometQLError.notImplemented(`Operator ${where.operator}`);
+  throw syntaxError('condition expected');
+}
+
+/** A literal of the template: a marker becomes a slot; a bare name is a value, as CppComet allowed. */
+function literal(node: AstNode): TemplateValue {
+  switch (node.type) {
+    case 'single_quote_string':
+    case 'double_quote_string':
+    case 'string': {
+      const marker = STRING_MARKER.exec(String(node.value));
+      return marker ? { slot: Number(marker[1]), negate: false } : String(node.value);
+    }
+    case 'number': {
+      const value = Number(node.value);
+      return value >= NUMBER_MARKER_BASE ? { slot: value - NUMBER_MARKER_BASE, negate: false } : value;
+    }
+    case 'unary_expr':
+      if (node.operator === '-' && node.expr) {
+        const inner = literal(node.expr);
+        if (typeof inner === 'number') return -inner;
+        if (inner !== null && typeof inner === 'object') return { slot: inner.slot, negate: !inner.negate };
+      }
+      break;
+    case 'bool':
+      return node.value ? 1 : 0;
+    case 'null':
+      return null;
+    case 'column_ref':
+      return columnName(node.column);
+  }
+  throw CometQLError.notImplemented(`Value of type ${node.type}`);
+}
+
+function orderBy(order: unknown): OrderBy[] {
+  const list = order as { expr: AstNode; type: string }[] | null;
+  if (!list) return [];
+  return list.map(({ expr, type }) => {
+    if (expr.type !== 'column_ref') throw CometQLError.notImplemented('ORDER BY an expression');
+    return { column: columnName(expr.column), descending: type === 'DESC' };
+  });
+}
+
+function limit(value: unknown): Limit | null {
+  const spec = value as { seperator: string; value: AstNode[] } | null;
+  if (!spec || spec.value.length === 0) return null;
+  const numbers = spec.value.map((node) => literal(node)) as unknown as (number | Slot)[];
+  // Slots are filled later; keep them in place.
+  const [first, second] = numbers as unknown as number[];
+  if (spec.value.length === 1) return { offset: 0, count: first! };
+  return spec.seperator === 'offset' ? { offset: second!, count: first! } : { offset: first!, count: second! };
+}

@@ -1,0 +1,62 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { CometQLConnection, type ConnectionOptions } from './connection.js';
+import { ErrorCode } from './errors.js';
+import { ReplyWriter } from './wire.js';
+
+export interface CometQLServerOptions extends Omit<ConnectionOptions, 'log'> {
+  maxConnections: number;
+  log: Logger;
+  onConnectionCountChange(count: number): void;
+}
+
+/** The MySQL-protocol listener: accepts clients up to the limit and closes them all on shutdown. */
+export class CometQLServer {
+  private readonly server: Server;
+  private readonly connections = new Set<CometQLConnection>();
+  private nextConnectionId = 1;
+
+  constructor(private readonly options: CometQLServerOptions) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of this.connections) connection.close();
+    await closed;
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => {}); // a reset before the connection object exists must not crash us
+    if (this.connections.size >= this.options.maxConnections) {
+      this.options.log.warn({ limit: this.options.maxConnections }, 'too many CometQL connections');
+      socket.end(new ReplyWriter(0).error(ErrorCode.tooManyConnections, '08004', 'Too many connections').toBuffer());
+      return;
+    }
+    const id = this.nextConnectionId;
+    this.nextConnectionId = (this.nextConnectionId % 0xffff_fffe) + 1;
+    const connection = new CometQLConnection(socket, id, { ...this.options, log: this.options.log });
+    this.connections.add(connection);
+    this.options.onConnectionCountChange(this.connections.size);
+    socket.once('close', () => {
+      this.connections.delete(connection);
+      this.options.onConnectionCountChange(this.connections.size);
+    });
+  }
+}

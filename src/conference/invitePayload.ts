@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import type { DevId, Invitation, Profile, RoomName } from '../domain.js';
+
+/** Where browsers reach this node, and the salt of the signalling pipe name. */
+export interface InviteSettings {
+  serverName: string;
+  serverPort: number;
+  pipesalt: string;
+}
+
+/** The `data` of CppComet's `sys_sipCall` event (spec 3.1), plus `type` so the browser knows audio from video. */
+export interface SipCallPayload {
+  message: string;
+  sys: {
+    conference: 'true';
+    serverName: string;
+    serverPort: number;
+    callKey: string;
+    callPipe: string;
+    sipNumber: string;
+    caller_id: number;
+    mode: string;
+    conference_name: RoomName;
+    stream: number;
+    type: 'audio' | 'video';
+  };
+}
+
+/** The number the browser dials: `<dev_id>*<room>*<profile>`. */
+export function sipNumber(devId: DevId, room: RoomName, profile: string): string {
+  return `${devId}*${room}*${profile}`;
+}
+
+/** C's `%<width>s`: right-justified with spaces, never truncated. */
+const padLeft = (value: string, width: number): string => value.padStart(width, ' ');
+
+/**
+ * CppComet's per-room signalling pipe: sha1 of the padded room identity, base64, and every character
+ * outside 'A'..'z' replaced by 'A' (which turns the prefix `web_syscall_v1_` into `web_syscall_vA_`).
+ * Kept bit-for-bit so that pages written for CppComet find the same pipe.
+ */
+export function callPipe(number: string, settings: InviteSettings, devId: DevId): string {
+  const source =
+    `${padLeft(number, 64)}_${padLeft(settings.serverName, 64)}_${settings.serverPort}_${devId}_` +
+    padLeft(settings.pipesalt, 32);
+  const digest = createHash('sha1').update(source).digest('base64');
+  return `web_syscall_v1_${digest}`.replace(/[^A-z]/g, 'A');
+}
+
+export function sipCallPayload(invitation: Invitation, profile: Profile, settings: InviteSettings): SipCallPayload {
+  const number = sipNumber(invitation.devId, invitation.room, invitation.profile);
+  return {
+    message: invitation.message,
+    sys: {
+      conference: 'true',
+      serverName: settings.serverName,
+      serverPort: settings.serverPort,
+      callKey: invitation.callKey,
+      callPipe: callPipe(number, settings, invitation.devId),
+      sipNumber: number,
+      caller_id: invitation.callerId,
+      mode: invitation.profile,
+      conference_name: invitation.room,
+      stream: invitation.viewerOnly ? 1 : 0,
+      type: profile.media,
+    },
+  };
+}

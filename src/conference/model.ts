@@ -1,0 +1,248 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  DEFAULT_CONTROLS,
+  type Conference,
+  type DevId,
+  type Invitation,
+  type LeaveReason,
+  type Member,
+  type MemberControls,
+  type Profile,
+  type RoomName,
+  type UserId,
+  type UserKey,
+} from '../domain.js';
+import type { RoomUserFilter, Store, StoreCounts } from './store.js';
+import { sipCallPayload, type InviteSettings, type SipCallPayload } from './invitePayload.js';
+
+/** What the model tells the layers around it; listeners must not throw. */
+export interface ConferenceEvents {
+  invited: [invitation: Invitation, payload: SipCallPayload];
+  uninvited: [invitation: Invitation];
+  keyRevoked: [devId: DevId, userId: UserId];
+  memberJoined: [member: Member];
+  memberLeft: [member: Member, reason: LeaveReason];
+  memberChanged: [member: Member, changed: readonly (keyof MemberControls | 'talking')[]];
+}
+
+export type ConferenceErrorKind = 'unknown-profile' | 'not-invited' | 'room-full' | 'profile-mismatch';
+
+/** A request the model refuses; `kind` lets each front end answer in its own terms (ERR packet, SIP status). */
+export class ConferenceError extends Error {
+  override name = 'ConferenceError';
+  constructor(
+    readonly kind: ConferenceErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type InvitationInput = Omit<Invitation, 'callKey' | 'createdAt' | 'node'>;
+
+export interface JoinRequest {
+  devId: DevId;
+  room: RoomName;
+  userId: UserId;
+  profile: string;
+}
+
+/**
+ * The conference model: users' keys, invitations, rooms and their members. The one place that knows
+ * them; CometQL tables are views of it, SIP asks it to admit members, the mixer reports talking to it.
+ */
+export class ConferenceModel extends EventEmitter<ConferenceEvents> {
+  constructor(
+    private readonly store: Store,
+    private readonly profiles: ReadonlyMap<string, Profile>,
+    private readonly invite: InviteSettings,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  profile(name: string): Profile | undefined {
+    return this.profiles.get(name);
+  }
+
+  /** `host:port` of this node, as the `node` column shows it. */
+  get node(): string {
+    return `${this.invite.serverName}:${this.invite.serverPort}`;
+  }
+
+  // ---- users' keys -------------------------------------------------------------------------------
+
+  setKey(key: UserKey): Promise<void> {
+    return this.store.putKey(key);
+  }
+
+  findKeys(devId: DevId, userIds: readonly UserId[]): Promise<UserKey[]> {
+    return this.store.findKeys(devId, userIds);
+  }
+
+  /** Deletes the key; the user's sockets close and they leave every room they are in. */
+  async revokeKey(devId: DevId, userId: UserId): Promise<boolean> {
+    const existed = await this.store.deleteKey(devId, userId);
+    if (!existed) return false;
+    this.emit('keyRevoked', devId, userId);
+    for (const member of await this.store.findMembers(devId, { userIds: [userId] })) {
+      await this.leave(devId, member.room, userId, 'key-revoked');
+    }
+    return true;
+  }
+
+  /** Compares in constant time, so a wrong key's timing tells nothing about the right one. */
+  async authenticate(devId: DevId, userId: UserId, hash: string): Promise<boolean> {
+    const key = await this.store.getKey(devId, userId);
+    if (!key) return false;
+    const expected = Buffer.from(key.hash);
+    const given = Buffer.from(hash);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  }
+
+  // ---- invitations -------------------------------------------------------------------------------
+
+  async inviteUser(input: InvitationInput): Promise<Invitation> {
+    const profile = this.requireProfile(input.profile);
+    const invitation: Invitation = { ...input, node: this.node, callKey: randomUUID(), createdAt: this.now() };
+    await this.store.putInvitation(invitation);
+    this.emit('invited', invitation, sipCallPayload(invitation, profile, this.invite));
+    return invitation;
+  }
+
+  findInvitations(devId: DevId, filter: RoomUserFilter): Promise<Invitation[]> {
+    return this.store.findInvitations(devId, filter);
+  }
+
+  /** Removes the invitation and hangs up the user if they are in the room (CppComet kicked nobody). */
+  async uninvite(devId: DevId, room: RoomName, userId: UserId): Promise<Invitation | undefined> {
+    const invitation = await this.store.deleteInvitation(devId, room, userId);
+    if (invitation) this.emit('uninvited', invitation);
+    await this.leave(devId, room, userId, 'uninvited');
+    return invitation;
+  }
+
+  // ---- members -----------------------------------------------------------------------------------
+
+  /**
+   * Admits a user to a room: they need an invitation unless the profile is open, and room for one more.
+   * Joining again replaces the earlier membership (a browser that reconnects).
+   */
+  async join(request: JoinRequest): Promise<Member> {
+    const { devId, room, userId } = request;
+    const profile = this.requireProfile(request.profile);
+    const [invitation] = await this.store.findInvitations(devId, { rooms: [room], userIds: [userId] });
+    if (!invitation && !profile.open) {
+      throw new ConferenceError('not-invited', `user ${userId} is not invited to room ${room}`);
+    }
+    const present = await this.store.findMembers(devId, { rooms: [room] });
+    const roomProfile = present[0]?.profile;
+    if (roomProfile !== undefined && roomProfile !== profile.name) {
+      throw new ConferenceError('profile-mismatch', `room ${room} runs profile ${roomProfile}, not ${profile.name}`);
+    }
+    const others = present.filter((member) => member.userId !== userId);
+    if (others.length >= profile.maxMembers) {
+      throw new ConferenceError('room-full', `room ${room} is full (${profile.maxMembers} members)`);
+    }
+    const controls = (await this.store.getPresetControls(devId, room, userId)) ?? { ...DEFAULT_CONTROLS };
+    const member: Member = {
+      devId,
+      room,
+      userId,
+      profile: profile.name,
+      viewerOnly: invitation?.viewerOnly ?? false,
+      joinedAt: this.now(),
+      lastTalkingAt: null,
+      talking: false,
+      controls,
+    };
+    await this.store.putMember(member);
+    this.emit('memberJoined', member);
+    return member;
+  }
+
+  async leave(devId: DevId, room: RoomName, userId: UserId, reason: LeaveReason): Promise<Member | undefined> {
+    const member = await this.store.deleteMember(devId, room, userId);
+    if (!member) return undefined;
+    if ((await this.store.findMembers(devId, { rooms: [room] })).length === 0) {
+      await this.store.deletePresetControls(devId, room);
+    }
+    this.emit('memberLeft', member, reason);
+    return member;
+  }
+
+  findMembers(devId: DevId | undefined, filter: RoomUserFilter): Promise<Member[]> {
+    return this.store.findMembers(devId, filter);
+  }
+
+  /** Changes a present member's controls; undefined if the user is not in the room. */
+  async updateControls(
+    devId: DevId,
+    room: RoomName,
+    userId: UserId,
+    changes: Partial<MemberControls>,
+  ): Promise<Member | undefined> {
+    const member = await this.store.getMember(devId, room, userId);
+    if (!member) return undefined;
+    const changed = changedKeys(member.controls, changes);
+    if (changed.length === 0) return member;
+    member.controls = { ...member.controls, ...changes };
+    await this.store.putMember(member);
+    await this.store.putPresetControls(devId, room, userId, member.controls);
+    this.emit('memberChanged', member, changed);
+    return member;
+  }
+
+  /**
+   * Sets controls for a user whether or not they are in the room yet: a present member changes now,
+   * an absent one gets them when joining. Kept until the room empties.
+   */
+  async presetControls(devId: DevId, room: RoomName, userId: UserId, changes: Partial<MemberControls>): Promise<void> {
+    if (await this.updateControls(devId, room, userId, changes)) return;
+    const preset = (await this.store.getPresetControls(devId, room, userId)) ?? { ...DEFAULT_CONTROLS };
+    await this.store.putPresetControls(devId, room, userId, { ...preset, ...changes });
+  }
+
+  /** Reported by the mixer's voice activity detection. */
+  async setTalking(devId: DevId, room: RoomName, userId: UserId, talking: boolean): Promise<void> {
+    const member = await this.store.getMember(devId, room, userId);
+    if (!member || member.talking === talking) return;
+    member.talking = talking;
+    if (talking) member.lastTalkingAt = this.now();
+    await this.store.putMember(member);
+    this.emit('memberChanged', member, ['talking']);
+  }
+
+  /** Rooms that have members now. */
+  async conferences(devId: DevId | undefined): Promise<Conference[]> {
+    const rooms = new Map<string, Conference>();
+    for (const member of await this.store.findMembers(devId, {})) {
+      const key = `${member.devId}*${member.room}`;
+      const conference = rooms.get(key);
+      if (conference) {
+        conference.members++;
+        conference.startedAt = Math.min(conference.startedAt, member.joinedAt);
+      } else {
+        rooms.set(key, { devId: member.devId, room: member.room, profile: member.profile, startedAt: member.joinedAt, members: 1 });
+      }
+    }
+    return [...rooms.values()];
+  }
+
+  counts(): Promise<StoreCounts> {
+    return this.store.counts();
+  }
+
+  private requireProfile(name: string): Profile {
+    const profile = this.profiles.get(name);
+    if (!profile) throw new ConferenceError('unknown-profile', `unknown profile "${name}"`);
+    return profile;
+  }
+}
+
+function changedKeys(current: MemberControls, changes: Partial<MemberControls>): (keyof MemberControls)[] {
+  return (Object.keys(changes) as (keyof MemberControls)[]).filter(
+    (key) => JSON.stringify(current[key]) !== JSON.stringify(changes[key]),
+  );
+}

@@ -1,0 +1,127 @@
+/**
+ * The domain types every layer speaks: CometQL tables, the conference model, SIP, the gateway and the mixer.
+ * Plain data only (no methods, no live objects), so they cross the store boundary as copies.
+ */
+
+/** Tenant id: the MySQL user name of a CometQL connection (`root` means 0). Everything is scoped by it. */
+export type DevId = number;
+export type UserId = number;
+/** A room name as the backend chose it, unique within a dev_id. */
+export type RoomName = string;
+
+/** A user's key: the browser's `user_key` for the comet WebSocket and the SIP digest password. */
+export interface UserKey {
+  devId: DevId;
+  userId: UserId;
+  hash: string;
+}
+
+export type LayoutName = 'grid' | 'personal' | 'speaker' | 'single';
+export const LAYOUT_NAMES: readonly LayoutName[] = ['grid', 'personal', 'speaker', 'single'];
+
+export type VideoCodec = 'VP8' | 'H264';
+
+export interface CanvasSize {
+  width: number;
+  height: number;
+}
+
+/** A conference profile (conf/profiles.ini): what a room invited with `profile = name` looks and sounds like. */
+export interface Profile {
+  name: string;
+  /** `audio` rooms carry no video at all. */
+  media: 'video' | 'audio';
+  canvas: CanvasSize;
+  fps: number;
+  codec: VideoCodec;
+  videoBitrateKbps: number;
+  layout: LayoutName;
+  maxMembers: number;
+  /** An open room lets any user with a key join without an invitation. */
+  open: boolean;
+}
+
+/** A row of the `conference` table: user `userId` is invited to `room`. */
+export interface Invitation {
+  devId: DevId;
+  room: RoomName;
+  userId: UserId;
+  callerId: UserId;
+  /** The backend's message, passed to the browser's `onCall` untouched. */
+  message: string;
+  profile: string;
+  /** `stream = 1`: the invitee only watches the broadcast view and sends nothing. */
+  viewerOnly: boolean;
+  /** `host:port` of the node that serves this room. */
+  node: string;
+  /** Unique per invitation, as CppComet's `callKey`. */
+  callKey: string;
+  createdAt: number;
+}
+
+/** The controls a backend or the member sets; columns of `conference_members`. */
+export interface MemberControls {
+  /** false = muted: nobody hears this member. */
+  audio: boolean;
+  /** false = video muted: a placeholder shows instead of the camera. */
+  video: boolean;
+  /** true = this member hears silence. */
+  deaf: boolean;
+  /** This member's own layout, or null for the conference's. */
+  layout: LayoutName | null;
+  /** Whom this member sees, in this order, or null for the layout's choice. */
+  watch: UserId[] | null;
+}
+
+export const DEFAULT_CONTROLS: Readonly<MemberControls> = Object.freeze({
+  audio: true,
+  video: true,
+  deaf: false,
+  layout: null,
+  watch: null,
+});
+
+/** A participant who is in a room right now (a row of `conference_members`). */
+export interface Member {
+  devId: DevId;
+  room: RoomName;
+  userId: UserId;
+  profile: string;
+  viewerOnly: boolean;
+  joinedAt: number;
+  /** Epoch ms of the last time the member talked, or null if never. */
+  lastTalkingAt: number | null;
+  talking: boolean;
+  controls: MemberControls;
+}
+
+/** Why a member left; carried to the browser as the reason of `onOut` / `onCallEnd`. */
+export type LeaveReason = 'hangup' | 'kicked' | 'uninvited' | 'key-revoked' | 'media-failed' | 'shutdown';
+
+/** A room that has members now. */
+export interface Conference {
+  devId: DevId;
+  room: RoomName;
+  profile: string;
+  startedAt: number;
+  members: number;
+}
+
+/**
+ * What one subscriber sees. Subscribers whose views are equal share one compositor and encoder, so the
+ * fields are exactly what makes two canvases differ.
+ */
+export interface View {
+  layout: LayoutName;
+  /** Members shown, in tile order. */
+  visible: UserId[];
+  canvas: CanvasSize;
+  fps: number;
+  codec: VideoCodec;
+  videoBitrateKbps: number;
+}
+
+/** The key that identifies a room across layers: CppComet's `<dev_id>*<room>`. */
+export function roomKey(devId: DevId, room: RoomName): string {
+  return `${devId}*${room}`;
+}

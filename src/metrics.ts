@@ -1,0 +1,95 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConferenceModel } from './conference/model.js';
+
+/** Queries per second over a sliding window, for dashboards that do not compute rate() themselves. */
+class RateWindow {
+  private readonly buckets: number[];
+  private current = 0;
+  private currentSecond = Math.floor(Date.now() / 1000);
+
+  constructor(private readonly seconds: number) {
+    this.buckets = new Array<number>(seconds).fill(0);
+  }
+
+  add(): void {
+    this.advance();
+    this.buckets[this.current]!++;
+  }
+
+  perSecond(): number {
+    this.advance();
+    return this.buckets.reduce((sum, count, i) => (i === this.current ? sum : sum + count), 0) / (this.seconds - 1);
+  }
+
+  private advance(): void {
+    const now = Math.floor(Date.now() / 1000);
+    for (let s = this.currentSecond; s < now && s < this.currentSecond + this.seconds; s++) {
+      this.current = (this.current + 1) % this.seconds;
+      this.buckets[this.current] = 0;
+    }
+    this.currentSecond = now;
+  }
+}
+
+/**
+ * Everything /metrics exposes, in Prometheus text format: process CPU and memory (prom-client defaults),
+ * CometQL connections, queries and errors, and the conference model's rooms, members and invitations.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly cometqlConnections: Gauge;
+  readonly queries: Counter<'table' | 'kind'>;
+  readonly errors: Counter<'code'>;
+  private readonly queryRate = new RateWindow(11);
+  private totalQueries = 0;
+
+  constructor(model: ConferenceModel) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'cometmcu_' });
+    this.cometqlConnections = new Gauge({ name: 'cometql_connections', help: 'Open CometQL connections', registers });
+    this.queries = new Counter({
+      name: 'cometql_queries_total',
+      help: 'CometQL statements run, by table and kind',
+      labelNames: ['table', 'kind'],
+      registers,
+    });
+    this.errors = new Counter({ name: 'cometql_errors_total', help: 'CometQL errors sent, by code', labelNames: ['code'], registers });
+    const rate = this.queryRate;
+    new Gauge({
+      name: 'cometql_queries_per_second',
+      help: 'CometQL statements per second over the last 10 seconds',
+      registers,
+      collect() {
+        this.set(rate.perSecond());
+      },
+    });
+    const countsGauge = (name: string, help: string, pick: (counts: Awaited<ReturnType<ConferenceModel['counts']>>) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          this.set(pick(await model.counts()));
+        },
+      });
+    };
+    countsGauge('cometmcu_conferences', 'Rooms with members', (c) => c.rooms);
+    countsGauge('cometmcu_members', 'Members in rooms', (c) => c.members);
+    countsGauge('cometmcu_invitations', 'Invitations (rows of the conference table)', (c) => c.invitations);
+    countsGauge('cometmcu_user_keys', 'Users with a key (rows of users_auth)', (c) => c.keys);
+  }
+
+  statement(table: string, kind: string): void {
+    this.queries.inc({ table: table || 'none', kind });
+    this.queryRate.add();
+    this.totalQueries++;
+  }
+
+  error(code: number): void {
+    this.errors.inc({ code: String(code) });
+  }
+
+  get queryCount(): number {
+    return this.totalQueries;
+  }
+}

@@ -1,0 +1,104 @@
+import type { Logger } from 'pino';
+import { CometQLServer } from '../cometql/server.js';
+import { Executor } from '../cometql/executor.js';
+import { NativePasswordVerifier } from '../cometql/handshake.js';
+import { configPath, publicEndpoint, type Config } from './config.js';
+import { ConferenceModel } from './conference/model.js';
+import { MemoryStore } from './conference/memoryStore.js';
+import type { Store } from './conference/store.js';
+import { HttpServer, sendJson, sendText } from './http/server.js';
+import { Metrics } from './metrics.js';
+import { loadProfiles } from './profiles.js';
+import { SERVER_VERSION, VERSION, VERSION_COMMENT } from './version.js';
+
+/** A running server: its bound ports and the model, for tests and for shutdown. */
+export interface RunningServer {
+  cometqlPort: number;
+  httpPort: number;
+  model: ConferenceModel;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: builds the store, the model and every front end from the configuration, binds
+ * the ports, and returns a handle that shuts all of it down in order.
+ */
+export async function startServer(config: Config, log: Logger, store: Store = new MemoryStore()): Promise<RunningServer> {
+  const startedAt = Date.now();
+  const profiles = loadProfiles(configPath(config, config.conference.profiles));
+
+  // The HTTP port is bound first: invitations carry the host:port browsers reach us on.
+  const http = new HttpServer(log.child({ module: 'http' }));
+  const httpPort = await http.listen(config.ws.port, config.ws.ip);
+  const endpoint = publicEndpoint(config, httpPort);
+  const model = new ConferenceModel(store, profiles, {
+    serverName: endpoint.host,
+    serverPort: endpoint.port,
+    pipesalt: config.sip.pipesalt,
+  });
+  const metrics = new Metrics(model);
+
+  const executor = new Executor(model, {
+    version: SERVER_VERSION,
+    versionComment: VERSION_COMMENT,
+    maxQuerySize: config.cometql.max_query_size,
+    maxConnections: config.cometql.max_connections,
+    devIndexSize: config.main.dev_index_size,
+    startedAt,
+    connections: () => cometql.connectionCount,
+    queries: () => metrics.queryCount,
+  });
+  const cometql: CometQLServer = new CometQLServer({
+    executor,
+    verifier: new NativePasswordVerifier(config.main.password),
+    serverVersion: SERVER_VERSION,
+    maxQuerySize: config.cometql.max_query_size,
+    maxConnections: config.cometql.max_connections,
+    devIndexSize: config.main.dev_index_size,
+    handshakeTimeoutMs: 10_000,
+    metrics,
+    log: log.child({ module: 'cometql' }),
+    onConnectionCountChange: (count) => metrics.cometqlConnections.set(count),
+    statistics: () =>
+      `Uptime: ${Math.floor((Date.now() - startedAt) / 1000)}  Threads: ${cometql.connectionCount}  Questions: ${metrics.queryCount}`,
+  });
+  let cometqlPort: number;
+  try {
+    cometqlPort = await cometql.listen(config.cometql.port, config.cometql.ip);
+  } catch (error) {
+    await http.close();
+    throw error;
+  }
+
+  // CppComet's status document, with a few more facts.
+  const node = config.main.node_name.slice(0, 10).padEnd(10, '_');
+  http.get('/info', async (_request, response) => {
+    const counts = await model.counts();
+    sendJson(response, 200, {
+      status: 'ok',
+      node,
+      version: VERSION,
+      uptime: Math.floor((Date.now() - startedAt) / 1000),
+      conferences: counts.rooms,
+      members: counts.members,
+    });
+  });
+  http.get('/metrics', async (_request, response) => {
+    sendText(response, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+  });
+
+  log.info({ cometql: `${config.cometql.ip}:${cometqlPort}`, http: `${config.ws.ip}:${httpPort}` }, 'cometmcu started');
+  return {
+    cometqlPort,
+    httpPort,
+    model,
+    metrics,
+    async close() {
+      await cometql.close();
+      await http.close();
+      await store.close();
+      log.info('cometmcu stopped');
+    },
+  };
+}
