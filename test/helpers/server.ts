@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export const PASSWORD = 'CometQLPassword';
+
+export interface TestServer extends RunningServer {
+  config: Config;
+}
+
+/** A real server in this process on free loopback ports, logging nothing. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig({
+    env: { COMET_COMETQL_PORT: '0', COMET_WS_PORT: '0', COMET_WS_IP: '127.0.0.1', COMET_MAIN_LOG_LEVEL: 'silent', ...env },
+  });
+  const server = await startServer(config, createLogger(config.main.log_level));
+  return Object.assign(server, { config });
+}
+
+export function connect(server: TestServer, options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    host: '127.0.0.1',
+    port: server.cometqlPort,
+    user: 'root',
+    password: PASSWORD,
+    database: 'CometQL_v1',
+    ...options,
+  });
+}
+
+const exec = promisify(execFile);
+
+/** Runs a PHP file with the real php-cli and mysqli; resolves even when PHP exits non-zero. */
+export async function runPhp(file: string, args: string[], server: TestServer, env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await exec('php', [file, ...args], {
+      env: { ...process.env, COMETQL_PORT: String(server.cometqlPort), ...env },
+      timeout: 20_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+/** Runs the real `mariadb` command-line client in batch mode. */
+export async function runMariadbCli(server: TestServer, sql: string, extra: string[] = []) {
+  const { stdout } = await exec(
+    'mariadb',
+    ['-h', '127.0.0.1', '-P', String(server.cometqlPort), '-u', 'root', `-p${PASSWORD}`, ...extra, 'CometQL_v1', '-e', sql],
+    { timeout: 20_000 },
+  );
+  return stdout;
+}
