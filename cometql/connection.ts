@@ -120,8 +120,14 @@ export class CometQLConnection {
     try {
       let packet: Packet | OversizedPacket | undefined;
       while (this.state !== 'closed' && (packet = this.reader.next())) {
-        if ('oversized' in packet) this.replyError(packet.sequence + 1, new CometQLError(ErrorCode.overflow, 'Data is too long'));
-        else await this.handle(packet);
+        if ('oversized' in packet) {
+          const error = new CometQLError(ErrorCode.overflow, 'Data is too long');
+          // Skipped whole, so a logged-in client stays in sync; before login it is no MySQL client.
+          if (this.state === 'command') this.replyError(packet.sequence + 1, error);
+          else this.refuse(packet.sequence + 1, error);
+        } else {
+          await this.handle(packet);
+        }
         if (this.socket.writableNeedDrain) await once(this.socket, 'drain');
       }
       if (this.socket.isPaused() && this.reader.buffered <= MAX_BUFFERED_INPUT) this.socket.resume();
@@ -188,6 +194,7 @@ export class CometQLConnection {
     this.pendingLogin = undefined;
     this.state = 'command';
     this.reader.maxPayload = this.options.maxQuerySize + 1;
+    this.reader.resync = true;
     this.log.debug({ user: login.user, devId }, 'logged in');
     this.write(new ReplyWriter(reply).ok(0, 0, ServerStatus.AUTOCOMMIT));
   }

@@ -57,8 +57,14 @@ export class PacketReader {
   private skipping = false;
   private skipSequence = 0;
 
-  /** Raised after login, when queries may be large. */
-  constructor(public maxPayload: number) {}
+  /**
+   * `maxPayload` is raised after login, when queries may be large. With `resync` an oversized packet is
+   * skipped and reported once it has passed, keeping the stream in sync; without, it is reported at once.
+   */
+  constructor(
+    public maxPayload: number,
+    public resync = false,
+  ) {}
 
   push(chunk: Buffer): void {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
@@ -84,6 +90,7 @@ export class PacketReader {
       const length = this.pending.readUIntLE(0, 3);
       const sequence = this.pending[3]!;
       if (this.skipping || this.partsSize + length > this.maxPayload) {
+        if (!this.resync) return { sequence, oversized: true };
         if (!this.skipping) {
           this.skipping = true;
           this.parts = [];

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { parseQuery } from '../../cometql/parser.js';
+import { tokenize } from '../../cometql/lexer.js';
+import { CometQLError } from '../../cometql/errors.js';
+
+const one = (sql: string) => {
+  const statements = parseQuery(sql);
+  expect(statements).toHaveLength(1);
+  return statements[0]!;
+};
+
+describe('the CometQL lexer', () => {
+  it('unescapes both backslash and doubled-quote styles', () => {
+    const values = (sql: string) => tokenize(sql)[0]!.filter((t) => t.type === 'string').map((t) => t.value);
+    expect(values(String.raw`'it\'s' "say \"hi\"" 'a''b' "c""d" 'tab\there' 'back\\slash' 'nul\0' 'like\%'`)).toEqual([
+      "it's", 'say "hi"', "a'b", 'c"d', 'tab\there', 'back\\slash', 'nul\0', 'like\\%',
+    ]);
+  });
+
+  it('splits statements on ; outside strings and drops empty ones', () => {
+    expect(tokenize("SELECT 'a;b'; ;SELECT 2;").map((s) => s.length)).toEqual([2, 2]);
+  });
+
+  it("tolerates a stray quote after the last ; (CppComet-era PHP)", () => {
+    expect(tokenize("INSERT INTO users_auth VALUES (1, 'h');'")).toHaveLength(1);
+    expect(() => tokenize("SELECT 'unterminated")).toThrow(CometQLError);
+  });
+
+  it('skips comments', () => {
+    expect(tokenize('/* hi */ SELECT -- comment\n 1 # trailing')[0]!.map((t) => t.value)).toEqual(['SELECT', '1']);
+  });
+});
+
+describe('the CometQL parser', () => {
+  it('parses INSERT with keywords in any case, backticks and several rows', () => {
+    expect(one("insert INTO `conference` (`name`, User_Id, message) vAlUeS ('101', 7, 'x'), ('102', -3, \"y\")")).toEqual({
+      kind: 'insert',
+      table: 'conference',
+      database: null,
+      columns: ['name', 'user_id', 'message'],
+      rows: [
+        ['101', 7, 'x'],
+        ['102', -3, 'y'],
+      ],
+    });
+  });
+
+  it('reuses the cached shape with new values', () => {
+    const a = one("SELECT * FROM users_auth WHERE id IN (1, 2) LIMIT 5");
+    const b = one("SELECT * FROM users_auth WHERE id IN (8, 9) LIMIT 1");
+    expect(a).toMatchObject({ where: [{ column: 'id', values: [1, 2] }], limit: { offset: 0, count: 5 } });
+    expect(b).toMatchObject({ where: [{ column: 'id', values: [8, 9] }], limit: { offset: 0, count: 1 } });
+  });
+
+  it('reads LIMIT a, b and LIMIT b OFFSET a the MySQL way (CppComet swapped them)', () => {
+    expect(one('SELECT * FROM conference LIMIT 10, 5')).toMatchObject({ limit: { offset: 10, count: 5 } });
+    expect(one('SELECT * FROM conference LIMIT 5 OFFSET 10')).toMatchObject({ limit: { offset: 10, count: 5 } });
+  });
+
+  it('accepts column names that are MySQL keywords unquoted, as CppComet did', () => {
+    expect(one('SELECT id, index, event, time FROM users_messages WHERE id = 1')).toMatchObject({
+      columns: [
+        { column: 'id', label: 'id' },
+        { column: 'index', label: 'index' },
+        { column: 'event', label: 'event' },
+        { column: 'time', label: 'time' },
+      ],
+    });
+  });
+
+  it('parses UPDATE and DELETE with AND-ed conditions', () => {
+    expect(one("UPDATE conference_members SET audio = 0 WHERE name = '101' AND user_id = 7")).toMatchObject({
+      kind: 'update',
+      set: [{ column: 'audio', value: 0 }],
+      where: [
+        { column: 'name', values: ['101'] },
+        { column: 'user_id', values: [7] },
+      ],
+    });
+    expect(one('DELETE FROM conference WHERE name = "a" AND user_id IN (1,2)')).toMatchObject({
+      kind: 'delete',
+      where: [
+        { column: 'name', values: ['a'] },
+        { column: 'user_id', values: [1, 2] },
+      ],
+    });
+  });
+
+  it('recognises the session statements of clients and CLIs', () => {
+    expect(one('SET NAMES utf8mb4')).toEqual({ kind: 'set' });
+    expect(one('set autocommit=0')).toEqual({ kind: 'set' });
+    expect(one('SHOW FULL TABLES FROM CometQL_v1')).toEqual({ kind: 'showTables', like: null });
+    expect(one("SHOW VARIABLES LIKE 'version%'")).toEqual({ kind: 'showVariables', like: 'version%' });
+    expect(one('DESCRIBE conference')).toEqual({ kind: 'showColumns', table: 'conference', like: null });
+    expect(one('SHOW COLUMNS FROM `users_auth`')).toEqual({ kind: 'showColumns', table: 'users_auth', like: null });
+    expect(one('USE db_12')).toEqual({ kind: 'use', database: 'db_12' });
+    expect(one('select @@version_comment limit 1')).toEqual({
+      kind: 'selectExpressions',
+      items: [{ label: '@@version_comment', expression: { type: 'variable', name: '@@version_comment' } }],
+      limit: { offset: 0, count: 1 },
+    });
+    expect(one('SELECT 1, DATABASE(), -2 AS minus')).toMatchObject({
+      items: [
+        { label: '1', expression: { type: 'literal', value: 1 } },
+        { label: 'DATABASE()', expression: { type: 'function', name: 'DATABASE' } },
+        { label: 'minus', expression: { type: 'literal', value: -2 } },
+      ],
+    });
+  });
+
+  it('refuses what it does not support with CometQL errors', () => {
+    const error = (sql: string) => {
+      try {
+        parseQuery(sql);
+      } catch (e) {
+        return [(e as CometQLError).code, (e as CometQLError).message];
+      }
+      return undefined;
+    };
+    expect(error('SELECT * FROM a WHERE x = 1 OR y = 2')).toEqual([2, 'Operator OR is not yet implemented']);
+    expect(error('SELECT * FROM a JOIN b ON a.x = b.x')).toEqual([2, 'JOIN is not yet implemented']);
+    expect(error('SELECT COUNT(*) FROM a')).toEqual([2, 'Expressions in a table SELECT is not yet implemented']);
+    expect(error('CREATE TABLE x (a int)')).toEqual([2, 'Command CREATE is not yet implemented']);
+    expect(error('HELLO world')).toEqual([3, 'Syntax error in query']);
+    expect(error('SELECT * FROM')).toEqual([3, 'Syntax error in query']);
+  });
+});

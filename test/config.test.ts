@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { loadProfiles } from '../src/profiles.js';
+import { isLoopbackAddress } from '../src/net.js';
+
+const writeConf = (text: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'cometmcu-conf-'));
+  const file = join(dir, 'comet.ini');
+  writeFileSync(file, text);
+  return file;
+};
+
+describe('configuration', () => {
+  it('ships conf/comet.ini with the documented defaults', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.cometql).toMatchObject({ ip: '127.0.0.1', port: 3300 });
+    expect(config.ws).toMatchObject({ ip: '0.0.0.0', port: 8087 });
+    expect(config.main.password).toBe('CometQLPassword');
+  });
+
+  it('lets COMET_<SECTION>_<KEY> override the file', () => {
+    const file = writeConf('[cometql]\nport = 3307\n[main]\npassword = fromfile\n');
+    const config = loadConfig({ file, env: { COMET_COMETQL_PORT: '4000', COMET_SIP_PIPESALT: 'salt' } });
+    expect(config.cometql.port).toBe(4000);
+    expect(config.main.password).toBe('fromfile');
+    expect(config.sip.pipesalt).toBe('salt');
+  });
+
+  it('reports bad values and unknown keys with their place', () => {
+    expect(() => loadConfig({ env: { COMET_WS_PORT: 'eighty' } })).toThrow('COMET_WS_PORT: expected an integer from 0 to 65535, got "eighty"');
+    const file = writeConf('[cometql]\nprot = 3300\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(`${file}: unknown key "prot" in section [cometql]`);
+    expect(() => loadConfig({ file: writeConf('[nope]\na=1\n'), env: {} })).toThrow('unknown section [nope]');
+  });
+
+  it('refuses a public CometQL address with the shipped password', () => {
+    expect(() => loadConfig({ env: { COMET_COMETQL_IP: '0.0.0.0' } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: { COMET_COMETQL_IP: '0.0.0.0' } })).toThrow(/shipped default password/);
+    expect(loadConfig({ env: { COMET_COMETQL_IP: '0.0.0.0', COMET_MAIN_PASSWORD: 'long-random-secret' } }).cometql.ip).toBe('0.0.0.0');
+    expect(loadConfig({ env: { COMET_COMETQL_IP: '127.0.0.2' } }).cometql.ip).toBe('127.0.0.2');
+  });
+
+  it('knows loopback addresses', () => {
+    for (const address of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) expect(isLoopbackAddress(address)).toBe(true);
+    for (const address of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'example.com']) expect(isLoopbackAddress(address)).toBe(false);
+  });
+
+  it('loads profiles and rejects incomplete ones', () => {
+    const profiles = loadProfiles(join(loadConfig({ env: {} }).baseDir, 'profiles.ini'));
+    expect(profiles.get('video')).toMatchObject({ media: 'video', canvas: { width: 1280, height: 720 }, codec: 'VP8', layout: 'grid' });
+    expect(profiles.get('audio')?.media).toBe('audio');
+    const file = writeConf('[p]\nmedia = video\n');
+    expect(() => loadProfiles(file)).toThrow(`${file} [p]: missing key "canvas"`);
+  });
+});

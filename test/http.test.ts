@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, startTestServer, type TestServer } from './helpers/server.js';
+
+describe('HTTP: /info and /metrics', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ COMET_MAIN_NODE_NAME: 'node-one' });
+  });
+  afterAll(() => server.close());
+  const get = (path: string) => fetch(`http://127.0.0.1:${server.httpPort}${path}`);
+
+  it('answers /info like CppComet, with a few more facts', async () => {
+    const response = await get('/info');
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(await response.json()).toMatchObject({ status: 'ok', node: 'node-one__', conferences: 0, members: 0 });
+  });
+
+  it('exposes queries, errors, connections and rooms in Prometheus text format', async () => {
+    const client = await connect(server);
+    await client.query("INSERT INTO conference (name, user_id, message) VALUES ('m', 1, '{}')");
+    await client.query("SELECT * FROM conference WHERE name = 'm'");
+    await client.query('SELECT * FROM not_a_table').catch(() => undefined);
+    await server.model.join({ devId: 0, room: 'm', userId: 1, profile: 'default' });
+    const text = await (await get('/metrics')).text();
+    await client.end();
+    expect(text).toContain('cometql_queries_total{table="conference",kind="insert"} 1');
+    expect(text).toContain('cometql_queries_total{table="conference",kind="select"} 1');
+    expect(text).toContain('cometql_queries_total{table="unknown",kind="select"} 1');
+    expect(text).toContain('cometql_errors_total{code="15"} 1');
+    expect(text).toContain('cometql_connections 1');
+    expect(text).toContain('cometmcu_conferences 1');
+    expect(text).toContain('cometmcu_members 1');
+    expect(text).toContain('cometmcu_invitations 1');
+    expect(text).toMatch(/cometql_queries_per_second \d/);
+    expect(text).toContain('cometmcu_process_cpu_seconds_total');
+  });
+
+  it('answers 404 for unknown paths', async () => {
+    expect((await get('/nope')).status).toBe(404);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import mysql from 'mysql2/promise';
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+
+function startMain(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  return { child, output: () => output };
+}
+
+describe('the server process', () => {
+  it('starts on embedded defaults, logs JSON, and stops cleanly on SIGTERM', async () => {
+    const [cometqlPort, wsPort] = [await freePort(), await freePort()];
+    const { child, output } = startMain({ COMET_COMETQL_PORT: String(cometqlPort), COMET_WS_PORT: String(wsPort), COMET_WS_IP: '127.0.0.1' });
+    const deadline = Date.now() + 20_000;
+    while (!output().includes('cometmcu started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const client = await mysql.createConnection({ host: '127.0.0.1', port: cometqlPort, user: 'root', password: 'CometQLPassword' });
+    expect((await client.query('SELECT 1 AS one'))[0]).toEqual([{ one: '1' }]);
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    await client.end().catch(() => undefined);
+    expect(code).toBe(0);
+    const lines = output().trim().split('\n').map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines.map((line) => line.msg)).toEqual(['cometmcu started', 'shutting down', 'cometmcu stopped']);
+    expect(output()).not.toContain('CometQLPassword');
+  });
+
+  it('refuses to expose CometQL with the shipped password', async () => {
+    const { child, output } = startMain({ COMET_COMETQL_IP: '0.0.0.0', COMET_COMETQL_PORT: String(await freePort()) });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output()).toContain('refusing to start: CometQL would listen on 0.0.0.0 with the shipped default password');
+  });
+});
