@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Media and protocol tests start real servers and child processes; keep them from starving each other on 2 cores.
     fileParallelism: false,
+    reporters: ['default', './test/reporters/summary.ts'],
   },
 });

@@ -138,6 +138,10 @@ export function lengthEncodedInteger(value: number): Buffer {
   return out;
 }
 
+function lengthEncodedIntegerSize(value: number): number {
+  return value < 251 ? 1 : value < 0x1_00_00 ? 3 : value < 0x1_00_00_00 ? 4 : 9;
+}
+
 export function lengthEncodedString(value: string | Buffer): Buffer {
   const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
   return Buffer.concat([lengthEncodedInteger(bytes.length), bytes]);
@@ -235,10 +239,33 @@ export class ReplyWriter {
     this.packet(lengthEncodedInteger(columns.length));
     for (const name of columns) this.packet(columnDefinition(name, table));
     this.eof(status);
-    for (const row of rows) {
-      this.packet(Buffer.concat(row.map((value) => (value === null ? NULL_VALUE : lengthEncodedString(value)))));
-    }
+    for (const row of rows) this.row(row);
     return this.eof(status);
+  }
+
+  /** One row packet, written straight into a buffer of the right size: rows are the bulk of every reply. */
+  private row(values: readonly (string | null)[]): void {
+    const lengths = values.map((value) => (value === null ? -1 : Buffer.byteLength(value, 'utf8')));
+    const size = lengths.reduce((sum, length) => sum + (length < 0 ? 1 : lengthEncodedIntegerSize(length) + length), 0);
+    if (size >= MAX_PACKET_PAYLOAD) {
+      this.packet(Buffer.concat(values.map((value) => (value === null ? NULL_VALUE : lengthEncodedString(value)))));
+      return;
+    }
+    const out = Buffer.allocUnsafe(4 + size);
+    out.writeUIntLE(size, 0, 3);
+    out[3] = this.sequence;
+    this.sequence = (this.sequence + 1) & 0xff;
+    let offset = 4;
+    values.forEach((value, i) => {
+      const length = lengths[i]!;
+      if (value === null) {
+        out[offset++] = 0xfb;
+        return;
+      }
+      offset += lengthEncodedInteger(length).copy(out, offset);
+      offset += out.write(value, offset, 'utf8');
+    });
+    this.chunks.push(out);
   }
 
   toBuffer(): Buffer {

@@ -1,61 +1,64 @@
-import { roomKey, type DevId, type Invitation, type Member, type MemberControls, type RoomName, type UserId, type UserKey } from '../domain.js';
+import { type DevId, type Invitation, type Member, type MemberControls, type RoomName, type UserId, type UserKey } from '../domain.js';
 import type { RoomUserFilter, Store, StoreCounts } from './store.js';
 
-const rowKey = (devId: DevId, room: RoomName, userId: UserId): string => `${roomKey(devId, room)}\u0000${userId}`;
+/** Copies of rows, so callers never hold the store's own objects (cheaper than structuredClone on the hot path). */
+const copyControls = (controls: MemberControls): MemberControls => ({ ...controls, watch: controls.watch && [...controls.watch] });
+const copyInvitation = (invitation: Invitation): Invitation => ({ ...invitation });
+const copyMember = (member: Member): Member => ({ ...member, controls: copyControls(member.controls) });
+type Preset = { devId: DevId; room: RoomName; userId: UserId; controls: MemberControls };
+const copyPreset = (preset: Preset): Preset => ({ ...preset, controls: copyControls(preset.controls) });
 
-/** Deep copy for plain data: callers never hold the store's own objects. */
-const copy = <T>(value: T): T => structuredClone(value);
-
-function matches(row: { room: RoomName; userId: UserId }, filter: RoomUserFilter): boolean {
-  return (!filter.rooms || filter.rooms.includes(row.room)) && (!filter.userIds || filter.userIds.includes(row.userId));
-}
-
-/** Rows of one kind keyed by (devId, room, userId), indexed by dev_id so a tenant's query never scans others. */
+/** Rows of one kind keyed by (devId, room, userId), nested so a room's rows are found without a scan. */
 class RoomUserTable<T extends { devId: DevId; room: RoomName; userId: UserId }> {
-  private readonly byDev = new Map<DevId, Map<string, T>>();
+  private readonly byDev = new Map<DevId, Map<RoomName, Map<UserId, T>>>();
   private total = 0;
 
+  constructor(private readonly copy: (row: T) => T) {}
+
   put(row: T): void {
-    let rows = this.byDev.get(row.devId);
-    if (!rows) this.byDev.set(row.devId, (rows = new Map()));
-    const key = rowKey(row.devId, row.room, row.userId);
-    if (!rows.has(key)) this.total++;
-    rows.set(key, copy(row));
+    let rooms = this.byDev.get(row.devId);
+    if (!rooms) this.byDev.set(row.devId, (rooms = new Map()));
+    let users = rooms.get(row.room);
+    if (!users) rooms.set(row.room, (users = new Map()));
+    if (!users.has(row.userId)) this.total++;
+    users.set(row.userId, this.copy(row));
   }
 
   get(devId: DevId, room: RoomName, userId: UserId): T | undefined {
-    const row = this.byDev.get(devId)?.get(rowKey(devId, room, userId));
-    return row && copy(row);
+    const row = this.byDev.get(devId)?.get(room)?.get(userId);
+    return row && this.copy(row);
   }
 
   find(devId: DevId | undefined, filter: RoomUserFilter): T[] {
     const tenants = devId === undefined ? [...this.byDev.values()] : [this.byDev.get(devId)];
     const out: T[] = [];
-    for (const rows of tenants) {
-      if (!rows) continue;
-      if (devId !== undefined && filter.rooms && filter.userIds) {
-        // Exact keys: look them up instead of scanning the tenant.
-        for (const room of filter.rooms) {
+    for (const rooms of tenants) {
+      if (!rooms) continue;
+      const selected = filter.rooms ? filter.rooms.map((room) => rooms.get(room)) : [...rooms.values()];
+      for (const users of selected) {
+        if (!users) continue;
+        if (filter.userIds) {
           for (const userId of filter.userIds) {
-            const row = rows.get(rowKey(devId, room, userId));
-            if (row) out.push(copy(row));
+            const row = users.get(userId);
+            if (row) out.push(this.copy(row));
           }
+        } else {
+          for (const row of users.values()) out.push(this.copy(row));
         }
-        continue;
       }
-      for (const row of rows.values()) if (matches(row, filter)) out.push(copy(row));
     }
     return out;
   }
 
   delete(devId: DevId, room: RoomName, userId: UserId): T | undefined {
-    const rows = this.byDev.get(devId);
-    const key = rowKey(devId, room, userId);
-    const row = rows?.get(key);
-    if (!rows || !row) return undefined;
-    rows.delete(key);
+    const rooms = this.byDev.get(devId);
+    const users = rooms?.get(room);
+    const row = users?.get(userId);
+    if (!rooms || !users || !row) return undefined;
+    users.delete(userId);
     this.total--;
-    if (rows.size === 0) this.byDev.delete(devId);
+    if (users.size === 0) rooms.delete(room);
+    if (rooms.size === 0) this.byDev.delete(devId);
     return row;
   }
 
@@ -64,18 +67,18 @@ class RoomUserTable<T extends { devId: DevId; room: RoomName; userId: UserId }> 
   }
 
   rooms(): number {
-    const rooms = new Set<string>();
-    for (const rows of this.byDev.values()) for (const row of rows.values()) rooms.add(roomKey(row.devId, row.room));
-    return rooms.size;
+    let count = 0;
+    for (const rooms of this.byDev.values()) count += rooms.size;
+    return count;
   }
 }
 
 /** The embedded store: everything in this process's memory, lost on restart. */
 export class MemoryStore implements Store {
   private readonly keys = new Map<string, UserKey>();
-  private readonly invitations = new RoomUserTable<Invitation>();
-  private readonly members = new RoomUserTable<Member>();
-  private readonly presets = new RoomUserTable<{ devId: DevId; room: RoomName; userId: UserId; controls: MemberControls }>();
+  private readonly invitations = new RoomUserTable<Invitation>(copyInvitation);
+  private readonly members = new RoomUserTable<Member>(copyMember);
+  private readonly presets = new RoomUserTable<Preset>(copyPreset);
 
   async getKey(devId: DevId, userId: UserId): Promise<UserKey | undefined> {
     const key = this.keys.get(`${devId}:${userId}`);

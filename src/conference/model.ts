@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   DEFAULT_CONTROLS,
+  roomKey,
   type Conference,
   type DevId,
   type Invitation,
@@ -218,7 +219,7 @@ export class ConferenceModel extends EventEmitter<ConferenceEvents> {
   async conferences(devId: DevId | undefined): Promise<Conference[]> {
     const rooms = new Map<string, Conference>();
     for (const member of await this.store.findMembers(devId, {})) {
-      const key = `${member.devId}*${member.room}`;
+      const key = roomKey(member.devId, member.room);
       const conference = rooms.get(key);
       if (conference) {
         conference.members++;

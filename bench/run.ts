@@ -1,0 +1,9 @@
+import { benchCometQL } from './cometql.js';
+
+/** `npm run bench`: every benchmark in turn; each writes bench/results/<name>.json and prints its table. */
+const benchmarks: [string, () => Promise<unknown>][] = [['cometql', benchCometQL]];
+
+for (const [name, run] of benchmarks) {
+  console.log(`\n== ${name}`);
+  await run();
+}
