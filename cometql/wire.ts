@@ -273,7 +273,21 @@ export class ReplyWriter {
   }
 }
 
+/** Column definitions repeat with every reply; labels can be client-chosen, so the cache is bounded. */
+const columnDefinitions = new Map<string, Buffer>();
+
 function columnDefinition(name: string, table: string): Buffer {
+  const key = `${table}\0${name}`;
+  let definition = columnDefinitions.get(key);
+  if (!definition) {
+    if (columnDefinitions.size >= 1000) columnDefinitions.clear();
+    definition = encodeColumnDefinition(name, table);
+    columnDefinitions.set(key, definition);
+  }
+  return definition;
+}
+
+function encodeColumnDefinition(name: string, table: string): Buffer {
   const fixed = Buffer.alloc(13);
   fixed[0] = 0x0c;
   fixed.writeUInt16LE(UTF8_GENERAL_CI, 1);
