@@ -59,6 +59,8 @@ const SCHEMA = {
     port: integer(8087, 0, 65_535),
     public_host: text(''),
     public_port: integer(0, 0, 65_535),
+    queue_ttl: integer(120, 1, 86_400),
+    max_sockets_per_user: integer(16, 1, 1000),
   },
   sip: {
     pipesalt: text('pipesalt'),

@@ -38,6 +38,7 @@ class RateWindow {
 export class Metrics {
   readonly registry = new Registry();
   readonly cometqlConnections: Gauge;
+  readonly cometConnections: Gauge;
   readonly queries: Counter<'table' | 'kind'>;
   readonly errors: Counter<'code'>;
   private readonly queryRate = new RateWindow(11);
@@ -47,6 +48,7 @@ export class Metrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'cometmcu_' });
     this.cometqlConnections = new Gauge({ name: 'cometql_connections', help: 'Open CometQL connections', registers });
+    this.cometConnections = new Gauge({ name: 'comet_connections', help: 'Open comet WebSockets (browsers)', registers });
     this.queries = new Counter({
       name: 'cometql_queries_total',
       help: 'CometQL statements run, by table and kind',

@@ -7,6 +7,7 @@ import { ConferenceModel } from './conference/model.js';
 import { MemoryStore } from './conference/memoryStore.js';
 import type { Store } from './conference/store.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
+import { CometGateway } from './gateway/gateway.js';
 import { Metrics } from './metrics.js';
 import { loadProfiles } from './profiles.js';
 import { SERVER_VERSION, VERSION, VERSION_COMMENT } from './version.js';
@@ -17,6 +18,7 @@ export interface RunningServer {
   httpPort: number;
   model: ConferenceModel;
   metrics: Metrics;
+  gateway: CometGateway;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,15 @@ export async function startServer(config: Config, log: Logger, store: Store = ne
     throw error;
   }
 
+  const gateway = new CometGateway(http, {
+    model,
+    log: log.child({ module: 'gateway' }),
+    serverName: VERSION_COMMENT,
+    queueTtlMs: config.ws.queue_ttl * 1000,
+    maxSocketsPerUser: config.ws.max_sockets_per_user,
+    onConnectionCountChange: (count) => metrics.cometConnections.set(count),
+  });
+
   // CppComet's status document, with a few more facts.
   const node = config.main.node_name.slice(0, 10).padEnd(10, '_');
   http.get('/info', async (_request, response) => {
@@ -94,8 +105,10 @@ export async function startServer(config: Config, log: Logger, store: Store = ne
     httpPort,
     model,
     metrics,
+    gateway,
     async close() {
       await cometql.close();
+      gateway.close();
       await http.close();
       await store.close();
       log.info('cometmcu stopped');

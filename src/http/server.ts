@@ -54,7 +54,7 @@ export class HttpServer {
   }
 
   private async dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    const url = requestUrl(request);
     const route = match(this.routes, url.pathname);
     if (!route || (request.method !== 'GET' && request.method !== 'HEAD')) {
       sendText(response, route ? 405 : 404, route ? 'method not allowed\n' : 'not found\n');
@@ -71,7 +71,7 @@ export class HttpServer {
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    const url = requestUrl(request);
     const route = match(this.upgrades, url.pathname);
     if (!route) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -79,6 +79,11 @@ export class HttpServer {
     }
     route.handler(request, socket, head, url);
   }
+}
+
+/** Leading slashes are folded: CppComet pages connect to `//ws/…`, which URL would read as a host name. */
+function requestUrl(request: IncomingMessage): URL {
+  return new URL((request.url ?? '/').replace(/^\/{2,}/, '/'), 'http://localhost');
 }
 
 function match<T>(routes: Route<T>[], path: string): Route<T> | undefined {
