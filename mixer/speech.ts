@@ -1,0 +1,101 @@
+import type { UserId } from '../src/domain.js';
+import type { SpeakerState } from './views.js';
+
+/** RMS level of 16-bit PCM in dBFS (-100 for silence). */
+export function levelDb(samples: Int16Array): number {
+  if (samples.length === 0) return -100;
+  let sum = 0;
+  for (const sample of samples) sum += sample * sample;
+  const rms = Math.sqrt(sum / samples.length) / 32768;
+  return rms > 0 ? Math.max(-100, 20 * Math.log10(rms)) : -100;
+}
+
+export interface TalkOptions {
+  /** Level a member must exceed to start talking. */
+  onDb: number;
+  /** Level below which a member is considered quiet; lower than onDb, so talk does not flicker. */
+  offDb: number;
+  /** How long the level must stay above onDb before talking starts. */
+  attackMs: number;
+  /** How long it must stay below offDb before talking stops: pauses between words keep the state. */
+  releaseMs: number;
+}
+
+export const DEFAULT_TALK_OPTIONS: TalkOptions = { onDb: -45, offDb: -52, attackMs: 60, releaseMs: 600 };
+
+/** Talking or not, from frame levels, with hysteresis in level and in time. */
+export class TalkDetector {
+  talking = false;
+  private aboveMs = 0;
+  private belowMs = 0;
+
+  constructor(private readonly options: TalkOptions = DEFAULT_TALK_OPTIONS) {}
+
+  /** Feeds one frame; returns true when the talking state changed. */
+  feed(db: number, frameMs: number): boolean {
+    this.aboveMs = db > this.options.onDb ? this.aboveMs + frameMs : 0;
+    this.belowMs = db < this.options.offDb ? this.belowMs + frameMs : 0;
+    if (!this.talking && this.aboveMs >= this.options.attackMs) return (this.talking = true);
+    if (this.talking && this.belowMs >= this.options.releaseMs) {
+      this.talking = false;
+      return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * The active speaker: the loudest talking member, by a smoothed level. A challenger takes over only after
+ * being louder by `marginDb` for `holdMs`, so the picture does not jump at every cough.
+ */
+export class SpeakerTracker {
+  private state: SpeakerState = { active: null, previous: null };
+  private readonly smoothed = new Map<UserId, number>();
+  private challenger: UserId | null = null;
+  private challengeMs = 0;
+
+  constructor(
+    private readonly holdMs = 400,
+    private readonly marginDb = 3,
+  ) {}
+
+  get current(): SpeakerState {
+    return { ...this.state };
+  }
+
+  /** Feeds one frame period's levels of talking members; returns true when the active speaker changed. */
+  feed(levels: ReadonlyMap<UserId, { db: number; talking: boolean }>, frameMs: number): boolean {
+    for (const [userId, { db }] of levels) {
+      const previous = this.smoothed.get(userId) ?? db;
+      this.smoothed.set(userId, previous + 0.2 * (db - previous));
+    }
+    for (const userId of this.smoothed.keys()) if (!levels.has(userId)) this.smoothed.delete(userId);
+    let loudest: UserId | null = null;
+    for (const [userId, { talking }] of levels) {
+      if (talking && (loudest === null || this.smoothed.get(userId)! > this.smoothed.get(loudest)!)) loudest = userId;
+    }
+    const active = this.state.active;
+    if (loudest === null || loudest === active) {
+      this.challenger = null;
+      this.challengeMs = 0;
+      return false;
+    }
+    const activeLevel = active !== null && levels.get(active)?.talking ? this.smoothed.get(active)! : -Infinity;
+    if (this.smoothed.get(loudest)! < activeLevel + this.marginDb) return false;
+    this.challengeMs = this.challenger === loudest ? this.challengeMs + frameMs : frameMs;
+    this.challenger = loudest;
+    // Nobody talking before: take the floor at once; otherwise only after the hold time.
+    if (activeLevel !== -Infinity && this.challengeMs < this.holdMs) return false;
+    this.state = { active: loudest, previous: active };
+    this.challenger = null;
+    this.challengeMs = 0;
+    return true;
+  }
+
+  /** A member left: they can no longer be shown as a speaker. */
+  forget(userId: UserId): void {
+    this.smoothed.delete(userId);
+    if (this.state.previous === userId) this.state = { ...this.state, previous: null };
+    if (this.state.active === userId) this.state = { active: null, previous: this.state.previous };
+  }
+}
