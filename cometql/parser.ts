@@ -417,9 +417,8 @@ function orderBy(order: unknown): OrderBy[] {
 function limit(value: unknown): Limit | null {
   const spec = value as { seperator: string; value: AstNode[] } | null;
   if (!spec || spec.value.length === 0) return null;
-  const numbers = spec.value.map((node) => literal(node)) as unknown as (number | Slot)[];
-  // Slots are filled later; keep them in place.
-  const [first, second] = numbers as unknown as number[];
+  // Numbers or slots; the template is filled before anyone reads them as numbers.
+  const [first, second] = spec.value.map(literal) as unknown as number[];
   if (spec.value.length === 1) return { offset: 0, count: first! };
   return spec.seperator === 'offset' ? { offset: second!, count: first! } : { offset: first!, count: second! };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { CometQLConnection, type ConnectionOptions } from './connection.js';
 import { ErrorCode } from './errors.js';
 import { ReplyWriter } from './wire.js';
+import { listenOn } from '../src/net.js';
 
 export interface CometQLServerOptions extends Omit<ConnectionOptions, 'log'> {
   maxConnections: number;
@@ -24,16 +25,8 @@ export class CometQLServer {
     return this.connections.size;
   }
 
-  async listen(port: number, host: string): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = this.server.address();
-    return typeof address === 'object' && address ? address.port : port;
+  listen(port: number, host: string): Promise<number> {
+    return listenOn(this.server, port, host);
   }
 
   async close(): Promise<void> {

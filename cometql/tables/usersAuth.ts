@@ -1,19 +1,20 @@
 import { CometQLError, ErrorCode } from '../errors.js';
+import type { SqlValue } from '../statements.js';
 import { idsOf, requireValue, toId, toText } from '../values.js';
 import { keyValues, type Row, type Table } from './table.js';
 
 const HASH_CHARACTERS = /^[0-9A-Za-z=+/_]+$/;
 const HASH_MAX_LENGTH = 32;
 
-function validHash(value: unknown): string {
-  const hash = toText(value as string);
+function validHash(value: SqlValue): string {
+  const hash = toText(value);
   if (hash.length > HASH_MAX_LENGTH) throw new CometQLError(ErrorCode.overflow, 'Hash string is too long');
   if (!HASH_CHARACTERS.test(hash)) throw CometQLError.invalid('Contains an invalid characters in the string hash');
   return hash;
 }
 
-function validUserId(value: unknown): number {
-  const id = toId(value as string, 'id');
+function validUserId(value: SqlValue): number {
+  const id = toId(value, 'id');
   if (id === 0) throw CometQLError.invalid('The id field must be non-negative');
   return id;
 }
