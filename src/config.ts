@@ -64,9 +64,12 @@ const SCHEMA = {
   },
   sip: {
     pipesalt: text('pipesalt'),
+    realm: text(''),
+    nonce_lifetime: integer(300, 10, 86_400),
   },
   conference: {
     profiles: text('profiles.ini'),
+    dialplan: text('dialplan.conf'),
   },
 } as const;
 

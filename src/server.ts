@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import { CometQLServer } from '../cometql/server.js';
 import { Executor } from '../cometql/executor.js';
 import { NativePasswordVerifier } from '../cometql/handshake.js';
-import { configPath, publicEndpoint, type Config } from './config.js';
+import { DialplanError, loadDialplan, type Dialplan } from '../dialplan/index.js';
+import { ConfigError, configPath, publicEndpoint, type Config } from './config.js';
+import type { MediaEngine } from './conference/media.js';
 import { ConferenceModel } from './conference/model.js';
 import { MemoryStore } from './conference/memoryStore.js';
 import type { Store } from './conference/store.js';
@@ -10,6 +12,7 @@ import { HttpServer, sendJson, sendText } from './http/server.js';
 import { CometGateway } from './gateway/gateway.js';
 import { Metrics } from './metrics.js';
 import { loadProfiles } from './profiles.js';
+import { SipServer } from './sip/sipServer.js';
 import { SERVER_VERSION, VERSION, VERSION_COMMENT } from './version.js';
 
 /** A running server: its bound ports and the model, for tests and for shutdown. */
@@ -19,16 +22,24 @@ export interface RunningServer {
   model: ConferenceModel;
   metrics: Metrics;
   gateway: CometGateway;
+  /** SIP over WebSocket at /sip; only when a media engine was given. */
+  sip: SipServer | undefined;
   close(): Promise<void>;
 }
 
 /**
  * The composition root: builds the store, the model and every front end from the configuration, binds
- * the ports, and returns a handle that shuts all of it down in order.
+ * the ports, and returns a handle that shuts all of it down in order. SIP calls need `media`, the mixer.
  */
-export async function startServer(config: Config, log: Logger, store: Store = new MemoryStore()): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: Logger,
+  store: Store = new MemoryStore(),
+  media?: MediaEngine,
+): Promise<RunningServer> {
   const startedAt = Date.now();
   const profiles = loadProfiles(configPath(config, config.conference.profiles));
+  const dialplan = readDialplan(configPath(config, config.conference.dialplan));
 
   // The HTTP port is bound first: invitations carry the host:port browsers reach us on.
   const http = new HttpServer(log.child({ module: 'http' }));
@@ -81,6 +92,17 @@ export async function startServer(config: Config, log: Logger, store: Store = ne
     maxSocketsPerUser: config.ws.max_sockets_per_user,
     onConnectionCountChange: (count) => metrics.cometConnections.set(count),
   });
+  const sip = media
+    ? new SipServer(http, {
+        model,
+        media,
+        dialplan,
+        log: log.child({ module: 'sip' }),
+        realm: config.sip.realm || endpoint.host,
+        nonceLifetimeMs: config.sip.nonce_lifetime * 1000,
+        host: `${endpoint.host}:${endpoint.port}`,
+      })
+    : undefined;
 
   // CppComet's status document, with a few more facts.
   const node = config.main.node_name.slice(0, 10).padEnd(10, '_');
@@ -106,12 +128,25 @@ export async function startServer(config: Config, log: Logger, store: Store = ne
     model,
     metrics,
     gateway,
+    sip,
     async close() {
       await cometql.close();
+      await sip?.close();
       gateway.close();
       await http.close();
       await store.close();
       log.info('cometmcu stopped');
     },
   };
+}
+
+/** Dialplan mistakes stop the start as configuration mistakes do, reported as <file>:<line>: <problem>. */
+function readDialplan(file: string): Dialplan {
+  try {
+    return loadDialplan(file);
+  } catch (error) {
+    if (error instanceof DialplanError) throw new ConfigError(error.message);
+    if ((error as NodeJS.ErrnoException).code) throw new ConfigError(`cannot read dialplan file ${file}: ${(error as Error).message}`);
+    throw error;
+  }
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { MediaEngine } from '../../src/conference/media.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 
@@ -11,12 +12,12 @@ export interface TestServer extends RunningServer {
   config: Config;
 }
 
-/** A real server in this process on free loopback ports, logging nothing. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** A real server in this process on free loopback ports, logging nothing; SIP is served when `media` is given. */
+export async function startTestServer(env: Record<string, string> = {}, media?: MediaEngine): Promise<TestServer> {
   const config = loadConfig({
     env: { COMET_COMETQL_PORT: '0', COMET_WS_PORT: '0', COMET_WS_IP: '127.0.0.1', COMET_MAIN_LOG_LEVEL: 'silent', ...env },
   });
-  const server = await startServer(config, createLogger(config.main.log_level));
+  const server = await startServer(config, createLogger(config.main.log_level), undefined, media);
   return Object.assign(server, { config });
 }
 

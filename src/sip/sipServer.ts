@@ -1,0 +1,191 @@
+/**
+ * SIP over WebSocket for browsers (JsSIP) and any RFC 7118 client: the /sip endpoint, the registrar and the
+ * conference-call user agent server, wired to the conference model, the dialplan and the media engine.
+ */
+import type { Logger } from 'pino';
+import type { MediaEngine } from '../conference/media.js';
+import type { ConferenceModel } from '../conference/model.js';
+import type { DevId, UserId } from '../domain.js';
+import type { HttpServer } from '../http/server.js';
+import type { Dialplan } from '../../dialplan/index.js';
+import { SipAuthenticator, sipUser, type SipIdentity } from './auth.js';
+import { ConferenceCalls } from './calls.js';
+import { ALLOWED_METHODS, CAPABILITY_HEADERS, REFUSED_METHODS, SERVER_HEADER } from './capabilities.js';
+import { DigestAuthenticator } from './digest.js';
+import type { NameAddr } from './headers.js';
+import { tagOf, type SipMessage } from './message.js';
+import { Registrar, type Binding } from './registrar.js';
+import { ClientTransactions, ServerTransactions, type ServerTransaction } from './transactions.js';
+import { SipTransport, type Flow } from './transport.js';
+
+export interface SipServerOptions {
+  model: ConferenceModel;
+  media: MediaEngine;
+  dialplan: Dialplan;
+  log: Logger;
+  /** The digest realm. */
+  realm: string;
+  nonceLifetimeMs: number;
+  /** `host:port` browsers reach us at: the sent-by of our Via and the host of our Contact. */
+  host: string;
+}
+
+/** The close code of a socket whose user's key was revoked, as on the comet WebSocket. */
+const CLOSE_KEY_REVOKED = 4001;
+
+export class SipServer {
+  readonly registrar = new Registrar({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindingsPerUser: 16 });
+  private readonly transport: SipTransport;
+  private readonly serverTransactions = new ServerTransactions();
+  private readonly clientTransactions: ClientTransactions;
+  private readonly auth: SipAuthenticator;
+  private readonly calls: ConferenceCalls;
+  /** Sockets each SIP user authenticated on, and the reverse: what a revoked key closes. */
+  private readonly flowsByUser = new Map<string, Set<Flow>>();
+  private readonly usersByFlow = new Map<Flow, Set<string>>();
+  private readonly detach: () => void;
+  private readonly log: Logger;
+
+  constructor(http: HttpServer, options: SipServerOptions) {
+    const { model, log } = options;
+    this.log = log;
+    this.clientTransactions = new ClientTransactions(log);
+    this.auth = new SipAuthenticator(model, new DigestAuthenticator({ realm: options.realm, nonceLifetimeMs: options.nonceLifetimeMs }), log);
+    this.calls = new ConferenceCalls({
+      model,
+      media: options.media,
+      dialplan: options.dialplan,
+      log,
+      authenticate: (transaction, claimed) => this.authenticate(transaction, claimed),
+      clientTransactions: this.clientTransactions,
+      host: options.host,
+    });
+    this.transport = new SipTransport(
+      http,
+      {
+        onMessage: (flow, message) => this.receive(flow, message),
+        onFlowClosed: (flow) => this.flowClosed(flow),
+      },
+      log,
+    );
+    const onKeyRevoked = (devId: DevId, userId: UserId): void => this.keyRevoked(devId, userId);
+    model.on('keyRevoked', onKeyRevoked);
+    this.detach = () => model.off('keyRevoked', onKeyRevoked);
+  }
+
+  get activeCalls(): number {
+    return this.calls.activeCalls;
+  }
+
+  registrations(devId: DevId, userId: UserId): Binding[] {
+    return this.registrar.bindings(sipUser(devId, userId));
+  }
+
+  /** Ends every call with BYE (members leave with reason shutdown), then closes the sockets. */
+  async close(): Promise<void> {
+    this.detach();
+    await this.calls.shutdown();
+    this.transport.close();
+  }
+
+  private receive(flow: Flow, message: SipMessage): void {
+    if (message.kind === 'response') {
+      this.clientTransactions.receive(message);
+      return;
+    }
+    const request = message;
+    if (request.method === 'ACK') {
+      // The ACK of a non-2xx response belongs to its INVITE transaction and ends there.
+      if (!this.serverTransactions.find(flow, request)) this.calls.ack(flow, request);
+      return;
+    }
+    const earlier = this.serverTransactions.find(flow, request);
+    if (earlier) {
+      earlier.retransmit();
+      return;
+    }
+    const transaction = this.serverTransactions.create(flow, request);
+    this.handle(transaction).catch((error: unknown) => {
+      this.log.error({ err: error, method: request.method, callId: request.callId }, 'SIP request failed');
+      transaction.respond(500);
+    });
+  }
+
+  private async handle(transaction: ServerTransaction): Promise<void> {
+    const { request, flow } = transaction;
+    const { method } = request;
+    // RFC 3261 8.2.2.3: we support no extension a client could require.
+    const required = method === 'CANCEL' ? [] : request.headers.all('Require');
+    if (required.length > 0) return transaction.respond(420, { headers: [['Unsupported', required.join(', ')]] });
+    if (method === 'CANCEL') return this.calls.cancel(transaction, this.serverTransactions.find(flow, request, 'INVITE'));
+    const inDialog = tagOf(request.to) !== undefined;
+    if (inDialog && (await this.calls.inDialog(transaction))) return;
+    switch (method) {
+      case 'REGISTER':
+        return this.register(transaction);
+      case 'INVITE':
+        return inDialog ? transaction.respond(481) : this.calls.invite(transaction);
+      case 'OPTIONS':
+        return transaction.respond(200, { headers: CAPABILITY_HEADERS });
+      case 'BYE':
+      case 'INFO':
+      case 'UPDATE':
+        return transaction.respond(481);
+      default:
+        if (REFUSED_METHODS.has(method)) return transaction.respond(405, { headers: [['Allow', ALLOWED_METHODS.join(', ')]] });
+        return transaction.respond(501);
+    }
+  }
+
+  private async register(transaction: ServerTransaction): Promise<void> {
+    const { request, flow } = transaction;
+    const identity = await this.authenticate(transaction, request.to);
+    if (!identity) return;
+    const outcome = this.registrar.register(identity.user, flow.id, request);
+    if (outcome.status !== 200) {
+      const headers: [string, string][] = outcome.status === 423 ? [['Min-Expires', String(outcome.minExpires)]] : [];
+      return transaction.respond(outcome.status, { reason: outcome.reason, headers });
+    }
+    this.log.info({ user: identity.user, flow: flow.id, contacts: outcome.contacts.length }, 'SIP registration');
+    transaction.respond(200, { headers: [...outcome.contacts.map((contact): [string, string] => ['Contact', contact]), ...SERVER_HEADER] });
+  }
+
+  /** Digest-authenticates the request as the user of `claimed`; answers 401/403/400 itself when it is not. */
+  private async authenticate(transaction: ServerTransaction, claimed: NameAddr): Promise<SipIdentity | undefined> {
+    const { flow } = transaction;
+    const outcome = await this.auth.authenticate(transaction.request, claimed);
+    if (!outcome.ok) {
+      const headers: [string, string][] = outcome.challenge ? [['WWW-Authenticate', outcome.challenge]] : [];
+      transaction.respond(outcome.status, { reason: outcome.reason, headers });
+      return undefined;
+    }
+    if (flow.open) {
+      const { user } = outcome.identity;
+      this.flowsByUser.set(user, (this.flowsByUser.get(user) ?? new Set()).add(flow));
+      this.usersByFlow.set(flow, (this.usersByFlow.get(flow) ?? new Set()).add(user));
+    }
+    return outcome.identity;
+  }
+
+  /** The user's calls end with BYE, their registrations go, and the sockets they authenticated on close. */
+  private keyRevoked(devId: DevId, userId: UserId): void {
+    const user = sipUser(devId, userId);
+    this.calls.endUserCalls(devId, userId);
+    this.registrar.dropUser(user);
+    for (const flow of this.flowsByUser.get(user) ?? []) flow.close(CLOSE_KEY_REVOKED, 'key revoked');
+    this.log.info({ user }, 'SIP user key revoked; registrations and sockets dropped');
+  }
+
+  private flowClosed(flow: Flow): void {
+    this.calls.flowClosed(flow);
+    this.registrar.dropFlow(flow.id);
+    this.serverTransactions.dropFlow(flow);
+    this.clientTransactions.dropFlow(flow);
+    for (const user of this.usersByFlow.get(flow) ?? []) {
+      const flows = this.flowsByUser.get(user);
+      flows?.delete(flow);
+      if (flows?.size === 0) this.flowsByUser.delete(user);
+    }
+    this.usersByFlow.delete(flow);
+  }
+}
