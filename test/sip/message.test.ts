@@ -222,6 +222,24 @@ describe('SIP message parsing: malformed input fails alone', () => {
     expect(failure(JSSIP_REGISTER.replace('CSeq: 2 REGISTER', 'CSeq: 2 INVITE')).message).toMatch(/CSeq method INVITE differs/);
   });
 
+  it('throws nothing but SipParseError, whatever bytes of a real message are changed', () => {
+    let seed = 42;
+    const random = (below: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % below;
+    };
+    const original = Buffer.from(JSSIP_INVITE);
+    for (let round = 0; round < 3000; round++) {
+      const bytes = Buffer.from(original.subarray(0, original.length - random(40)));
+      for (let change = random(8); change >= 0; change--) bytes[random(bytes.length)] = random(256);
+      try {
+        parseMessage(bytes);
+      } catch (error) {
+        expect(error).toBeInstanceOf(SipParseError);
+      }
+    }
+  });
+
   it('tolerates bare LF line ends and keep-alive CRLFs before the start line', () => {
     const message = request(`\r\n\r\n${JSSIP_REGISTER}`.replace(/\r\n/g, '\n'));
     expect(message.method).toBe('REGISTER');

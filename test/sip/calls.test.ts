@@ -1,0 +1,334 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Connection } from 'mysql2/promise';
+import WebSocket from 'ws';
+import { tagOf, type SipResponse } from '../../src/sip/message.js';
+import { connect, startTestServer, type TestServer } from '../helpers/server.js';
+import { authorization, RawSipClient, sipRequest, token } from './rawClient.js';
+import { browserOffer, WeriftMedia } from './weriftMedia.js';
+
+const KEYS: Record<number, string> = { 1: 'key1', 2: 'key2', 3: 'key3', 4: 'key4', 5: 'key5', 6: 'key6', 7: 'key7' };
+const user = (userId: number): string => `000000${userId}`;
+const CONTACT = 'Contact: <sip:xyz@abcdef.invalid;transport=ws;ob>';
+
+interface Dialled {
+  callId: string;
+  fromTag: string;
+  uri: string;
+  cseq: number;
+  final: SipResponse;
+  /** Every response to the authenticated INVITE, in order. */
+  responses: SipResponse[];
+}
+
+/** Dials as JsSIP does: INVITE, 401, ACK, INVITE with credentials; resolves with the final response. */
+async function dial(client: RawSipClient, userId: number, destination: string, offer: string, password = KEYS[userId] ?? ''): Promise<Dialled> {
+  const callId = token();
+  const fromTag = token();
+  const uri = `sip:${destination}@localhost`;
+  const headers = [CONTACT, 'Content-Type: application/sdp', 'Supported: ice,replaces,outbound'];
+  const branch = `z9hG4bK${token()}`;
+  const common = { method: 'INVITE', uri, callId, fromUser: user(userId), fromTag, body: offer };
+  client.send(sipRequest({ ...common, cseq: 1, branch, headers }));
+  const challenge = await client.final(callId, 1);
+  expect(challenge.status).toBe(401);
+  client.send(sipRequest({ ...common, method: 'ACK', cseq: 1, branch, toTag: tagOf(challenge.to), body: '' }));
+  client.send(sipRequest({ ...common, cseq: 2, headers: [authorization(challenge, user(userId), password, 'INVITE', uri), ...headers] }));
+  const final = await client.final(callId, 2);
+  const provisional = client.received.filter((m): m is SipResponse => m.kind === 'response' && m.callId === callId && m.cseq.seq === 2);
+  return { callId, fromTag, uri, cseq: 2, final, responses: [...provisional, final] };
+}
+
+/** A request in the dialog the 200 OK created. */
+function inDialog(call: Dialled, method: string, cseq: number, extra: { headers?: string[]; body?: string; branch?: string } = {}): string {
+  return sipRequest({
+    method,
+    uri: 'sip:cometmcu@localhost;transport=ws',
+    toUri: call.uri,
+    callId: call.callId,
+    cseq,
+    fromUser: '0000005',
+    fromTag: call.fromTag,
+    toTag: tagOf(call.final.to),
+    ...extra,
+  });
+}
+
+const ack = (call: Dialled): string => inDialog(call, 'ACK', call.cseq);
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('SIP calls over WebSocket', () => {
+  let server: TestServer;
+  let sql: Connection;
+  const media = new WeriftMedia();
+  let offer: string;
+  const inRoom = async (room: string, userId: number) => (await server.model.findMembers(0, { rooms: [room], userIds: [userId] })).length === 1;
+
+  beforeAll(async () => {
+    // A profile that holds one member, to fill a room.
+    const dir = mkdtempSync(join(tmpdir(), 'cometmcu-sip-'));
+    const profiles = join(dir, 'profiles.ini');
+    copyFileSync(new URL('../../conf/profiles.ini', import.meta.url), profiles);
+    appendFileSync(profiles, '\n[solo]\nmedia = video\ncanvas = 640x360\nfps = 15\ncodec = VP8\nbitrate = 500\nlayout = single\nmax_members = 1\nopen = false\n');
+    server = await startTestServer({ COMET_CONFERENCE_PROFILES: profiles }, media);
+    sql = await connect(server);
+    for (const [id, hash] of Object.entries(KEYS)) await sql.query('INSERT INTO users_auth (id, hash) VALUES (?, ?)', [id, hash]);
+    const browser = await browserOffer();
+    offer = browser.sdp;
+    await browser.peer.close();
+  });
+  afterAll(async () => {
+    await sql.end();
+    await server.close();
+    await media.close();
+  });
+
+  it('answers 100 and 401, then 200 with an SDP answer a WebRTC peer connects with; BYE takes the member out', async () => {
+    await sql.query("INSERT INTO conference (name, user_id, caller_id, message, profile) VALUES ('101', 1, 1, '{}', 'video')");
+    const browser = await browserOffer();
+    const client = await RawSipClient.connect(server.httpPort);
+    const call = await dial(client, 1, '0*101*video', browser.sdp);
+    expect(call.responses.map((r) => r.status)).toEqual([100, 200]);
+    expect(call.final.headers.get('Content-Type')).toBe('application/sdp');
+    expect(call.final.headers.get('Contact')).toMatch(/^<sip:cometmcu@localhost:\d+;transport=ws>$/);
+    expect(tagOf(call.final.to)).toMatch(/^[0-9a-f]{16}$/);
+    expect(call.final.vias[0]?.params.get('received')).toBe('127.0.0.1');
+    expect(await inRoom('101', 1)).toBe(true);
+    expect(server.sip?.activeCalls).toBe(1);
+    client.send(ack(call));
+
+    // The answer is a real one: the browser's peer connects with the media engine's.
+    await browser.peer.setRemoteDescription({ type: 'answer', sdp: call.final.body });
+    await browser.peer.connectionStateChange.watch((state) => state === 'connected', 10_000);
+
+    client.send(inDialog(call, 'BYE', 3));
+    expect((await client.final(call.callId, 3, 'BYE')).status).toBe(200);
+    expect(await inRoom('101', 1)).toBe(false);
+    expect(server.sip?.activeCalls).toBe(0);
+    await until(() => media.left.some((member) => member.room === '101' && member.userId === 1));
+    await browser.peer.close();
+    await client.close();
+  });
+
+  it('refuses: wrong key 403, not invited 403, no route 404, another tenant 403, unknown profile 404, full room 486, other profile 488', async () => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('solo', 2, '{}', 'solo'), ('solo', 3, '{}', 'solo'), ('mix', 2, '{}', 'audio'), ('mix', 3, '{}', 'video')");
+    const client = await RawSipClient.connect(server.httpPort);
+    expect((await dial(client, 2, '0*solo*solo', offer, 'wrong')).final.status).toBe(403);
+    expect((await dial(client, 2, '0*nobody*video', offer)).final.status).toBe(403);
+    expect((await dial(client, 2, '101', offer)).final).toMatchObject({ status: 404, reason: 'Not Found' });
+    expect((await dial(client, 2, '7*solo*solo', offer)).final.status).toBe(403);
+    expect((await dial(client, 2, '0*solo*nosuch', offer)).final.status).toBe(404);
+
+    const first = await dial(client, 2, '0*solo*solo', offer);
+    expect(first.final.status).toBe(200);
+    client.send(ack(first));
+    expect((await dial(client, 3, '0*solo*solo', offer)).final).toMatchObject({ status: 486, reason: 'Busy Here' });
+    const audio = await dial(client, 2, '0*mix*audio', offer);
+    client.send(ack(audio));
+    expect((await dial(client, 3, '0*mix*video', offer)).final.status).toBe(488);
+    await client.close();
+    await until(async () => !(await inRoom('solo', 2)) && !(await inRoom('mix', 2)));
+  });
+
+  it('CANCEL before the answer: 200 to the CANCEL, 487 to the INVITE, and the join is undone', async () => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('slow', 4, '{}', 'video')");
+    const client = await RawSipClient.connect(server.httpPort);
+    media.joinDelayMs = 500;
+    try {
+      const callId = token();
+      const fromTag = token();
+      const uri = 'sip:0*slow*video@localhost';
+      const common = { uri, callId, fromUser: user(4), fromTag, headers: [CONTACT, 'Content-Type: application/sdp'], body: offer };
+      client.send(sipRequest({ ...common, method: 'INVITE', cseq: 1 }));
+      const challenge = await client.final(callId, 1);
+      const branch = `z9hG4bK${token()}`;
+      const headers = [authorization(challenge, user(4), 'key4', 'INVITE', uri), ...common.headers];
+      client.send(sipRequest({ ...common, method: 'INVITE', cseq: 2, branch, headers }));
+      await until(() => media.joined.some((member) => member.room === 'slow'));
+      client.send(sipRequest({ ...common, method: 'CANCEL', cseq: 2, branch, headers: [], body: '' }));
+      expect((await client.final(callId, 2, 'CANCEL')).status).toBe(200);
+      const terminated = await client.final(callId, 2);
+      expect(terminated).toMatchObject({ status: 487, reason: 'Request Terminated' });
+      client.send(sipRequest({ ...common, method: 'ACK', cseq: 2, branch, toTag: tagOf(terminated.to), headers: [], body: '' }));
+      await until(() => media.left.some((member) => member.room === 'slow'));
+      expect(await inRoom('slow', 4)).toBe(false);
+      // A CANCEL for nothing.
+      client.send(sipRequest({ ...common, method: 'CANCEL', cseq: 9, headers: [], body: '' }));
+      expect((await client.final(callId, 9, 'CANCEL')).status).toBe(481);
+    } finally {
+      media.joinDelayMs = 0;
+    }
+    await client.close();
+  });
+
+  it('sends BYE with a Reason in the dialog when the member is kicked over CometQL', async () => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('kick', 5, '{}', 'video')");
+    const client = await RawSipClient.connect(server.httpPort);
+    const call = await dial(client, 5, '0*kick*video', offer);
+    client.send(ack(call));
+    await sql.query("DELETE FROM conference_members WHERE name = 'kick' AND user_id = 5");
+    const bye = await client.request('BYE', call.callId);
+    expect(bye.uri.raw).toBe('sip:xyz@abcdef.invalid;transport=ws;ob');
+    expect(tagOf(bye.from)).toBe(tagOf(call.final.to));
+    expect(tagOf(bye.to)).toBe(call.fromTag);
+    expect(bye.cseq.method).toBe('BYE');
+    expect(bye.headers.get('Reason')).toBe('Q.850;cause=16;text="kicked"');
+    expect(bye.headers.get('Max-Forwards')).toBe('70');
+    client.send(`SIP/2.0 200 OK\r\nVia: ${bye.headers.get('Via') ?? ''}\r\nFrom: ${bye.headers.get('From') ?? ''}\r\nTo: ${bye.headers.get('To') ?? ''}\r\nCall-ID: ${bye.callId}\r\nCSeq: ${bye.cseq.seq} BYE\r\nContent-Length: 0\r\n\r\n`);
+    // The dialog is over: a late BYE from the browser finds nothing.
+    client.send(inDialog(call, 'BYE', 3));
+    expect((await client.final(call.callId, 3, 'BYE')).status).toBe(481);
+    await client.close();
+  });
+
+  it('ends the call with BYE and closes the socket when the key is deleted', async () => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('revoke', 3, '{}', 'video')");
+    const client = await RawSipClient.connect(server.httpPort);
+    const call = await dial(client, 3, '0*revoke*video', offer);
+    client.send(ack(call));
+    const closed = once(client.ws, 'close');
+    await sql.query('DELETE FROM users_auth WHERE id = 3');
+    const bye = await client.request('BYE', call.callId);
+    expect(bye.headers.get('Reason')).toBe('Q.850;cause=21;text="key-revoked"');
+    expect((await closed)[0]).toBe(4001);
+    expect(await inRoom('revoke', 3)).toBe(false);
+    await sql.query("INSERT INTO users_auth (id, hash) VALUES (3, 'key3')");
+  });
+
+  it('answers a retransmitted INVITE with the same response, processing it once', async () => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('again', 6, '{}', 'video')");
+    const client = await RawSipClient.connect(server.httpPort);
+    const callId = token();
+    const uri = 'sip:0*again*video@localhost';
+    const common = { method: 'INVITE', uri, callId, fromUser: user(6), fromTag: token(), body: offer };
+    client.send(sipRequest({ ...common, cseq: 1, headers: [CONTACT, 'Content-Type: application/sdp'] }));
+    const challenge = await client.final(callId, 1);
+    const invite = sipRequest({ ...common, cseq: 2, headers: [authorization(challenge, user(6), 'key6', 'INVITE', uri), CONTACT, 'Content-Type: application/sdp'] });
+    const joinsBefore = media.joined.length;
+    client.send(invite);
+    client.send(invite);
+    const first = await client.final(callId, 2);
+    client.send(invite);
+    const again = await client.final(callId, 2);
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(tagOf(again.to)).toBe(tagOf(first.to));
+    expect(again.body).toBe(first.body);
+    expect(media.joined.length).toBe(joinsBefore + 1);
+    // The early retransmission got the 100 Trying again, not a second 401 or 200.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const provisional = client.received.filter((m): m is SipResponse => m.kind === 'response' && m.callId === callId && m.cseq.seq === 2);
+    expect(provisional.map((m) => m.status)).toEqual([100, 100]);
+    await client.close();
+    await until(async () => !(await inRoom('again', 6)));
+  });
+
+  it('in a call: same re-offer 200, changed one 488, UPDATE refresh 200, DTMF INFO 200, other INFO 415, MESSAGE 405, CSeq going back 500', async () => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('talk', 7, '{}', 'video')");
+    const client = await RawSipClient.connect(server.httpPort);
+    const call = await dial(client, 7, '0*talk*video', offer);
+    client.send(ack(call));
+    const sdpHeaders = [CONTACT, 'Content-Type: application/sdp'];
+    const refreshed = offer.replace(/^o=(\S+) (\S+) (\d+)/m, (_line, user: string, id: string, version: string) => `o=${user} ${id} ${Number(version) + 1}`);
+    client.send(inDialog(call, 'INVITE', 3, { headers: sdpHeaders, body: refreshed }));
+    const reanswer = await client.final(call.callId, 3);
+    expect(reanswer.status).toBe(200);
+    expect(reanswer.body).toBe(call.final.body);
+    client.send(inDialog(call, 'ACK', 3));
+    client.send(inDialog(call, 'INVITE', 4, { headers: sdpHeaders, body: offer.replace(/a=sendrecv/g, 'a=sendonly') }));
+    expect((await client.final(call.callId, 4)).status).toBe(488);
+    client.send(inDialog(call, 'UPDATE', 5));
+    expect((await client.final(call.callId, 5, 'UPDATE')).status).toBe(200);
+    client.send(inDialog(call, 'INFO', 6, { headers: ['Content-Type: application/dtmf-relay'], body: 'Signal=5\r\nDuration=100\r\n' }));
+    expect((await client.final(call.callId, 6, 'INFO')).status).toBe(200);
+    client.send(inDialog(call, 'INFO', 7, { headers: ['Content-Type: text/plain'], body: 'hi' }));
+    const info = await client.final(call.callId, 7, 'INFO');
+    expect(info.status).toBe(415);
+    expect(info.headers.get('Accept')).toBe('application/dtmf-relay');
+    client.send(inDialog(call, 'MESSAGE', 8, { headers: ['Content-Type: text/plain'], body: 'hi' }));
+    const message = await client.final(call.callId, 8, 'MESSAGE');
+    expect(message.status).toBe(405);
+    expect(message.headers.get('Allow')).toContain('INVITE');
+    client.send(inDialog(call, 'BYE', 2));
+    expect((await client.final(call.callId, 2, 'BYE')).status).toBe(500);
+    expect(await inRoom('talk', 7)).toBe(true);
+
+    // Closing the socket hangs up.
+    await client.close();
+    await until(async () => !(await inRoom('talk', 7)));
+  });
+
+  it('answers OPTIONS with its capabilities, unknown methods with 501, in-dialog requests without a dialog with 481', async () => {
+    const client = await RawSipClient.connect(server.httpPort);
+    const callId = token();
+    const base = { uri: 'sip:localhost', callId, fromUser: user(1), fromTag: token() };
+    client.send(sipRequest({ ...base, method: 'OPTIONS', cseq: 1 }));
+    const options = await client.final(callId, 1, 'OPTIONS');
+    expect(options.status).toBe(200);
+    expect(options.headers.all('Allow')).toEqual(['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE', 'REGISTER']);
+    expect(options.headers.get('Accept')).toContain('application/sdp');
+    client.send(sipRequest({ ...base, method: 'FROB', cseq: 2 }));
+    expect((await client.final(callId, 2, 'FROB')).status).toBe(501);
+    client.send(sipRequest({ ...base, method: 'BYE', cseq: 3, toTag: 'nope' }));
+    expect((await client.final(callId, 3, 'BYE')).status).toBe(481);
+    client.send(sipRequest({ ...base, method: 'OPTIONS', cseq: 4, headers: ['Require: 100rel, timer'] }));
+    const extension = await client.final(callId, 4, 'OPTIONS');
+    expect(extension.status).toBe(420);
+    expect(extension.headers.get('Unsupported')).toBe('100rel, timer');
+    // RFC 5626 keep-alive: a double CRLF is answered with one.
+    const pong = new Promise<string>((resolve) => client.ws.once('message', (data) => resolve(data.toString())));
+    client.ws.send('\r\n\r\n');
+    expect(await pong).toBe('\r\n');
+    await client.close();
+  });
+
+  it('survives garbage: malformed frames get 400 or nothing, the socket stays, a bystander is untouched', async () => {
+    const bystander = await RawSipClient.connect(server.httpPort);
+    const client = await RawSipClient.connect(server.httpPort);
+    const callId = token();
+    const options = (cseq: number, extra: string[] = []) => sipRequest({ method: 'OPTIONS', uri: 'sip:localhost', callId, cseq, fromUser: user(1), fromTag: 't', headers: extra });
+    client.send(Buffer.from([0, 1, 2, 255, 254, 13, 10, 13, 10]));
+    client.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    client.send(options(1).replace(/CSeq: .*\r\n/, ''));
+    client.send(options(2).replace('Content-Length: 0', 'Content-Length: 10'));
+    const bad = await client.final(callId, 2, 'OPTIONS');
+    expect(bad.status).toBe(400);
+    expect(bad.reason).toMatch(/Content-Length/);
+    client.send(options(3, ['X-Folded: one,', '  two']));
+    expect((await client.final(callId, 3, 'OPTIONS')).status).toBe(200);
+    expect(client.ws.readyState).toBe(WebSocket.OPEN);
+
+    const bystanderCall = token();
+    bystander.send(sipRequest({ method: 'OPTIONS', uri: 'sip:localhost', callId: bystanderCall, cseq: 1, fromUser: user(2), fromTag: 'b' }));
+    expect((await bystander.final(bystanderCall, 1, 'OPTIONS')).status).toBe(200);
+
+    // Abuse: a stream of garbage closes that socket (1008), and only that one.
+    const closed = once(client.ws, 'close');
+    for (let i = 0; i < 30; i++) client.send('garbage\r\n\r\n');
+    expect((await closed)[0]).toBe(1008);
+    // A frame beyond 64 KiB closes its socket (ws: 1009).
+    const big = await RawSipClient.connect(server.httpPort);
+    const bigClosed = once(big.ws, 'close');
+    big.send(options(1, [`X-Big: ${'x'.repeat(70_000)}`]));
+    expect((await bigClosed)[0]).toBe(1009);
+    bystander.send(sipRequest({ method: 'OPTIONS', uri: 'sip:localhost', callId: bystanderCall, cseq: 2, fromUser: user(2), fromTag: 'b' }));
+    expect((await bystander.final(bystanderCall, 2, 'OPTIONS')).status).toBe(200);
+    await bystander.close();
+  });
+
+  it('refuses a WebSocket that does not ask for the sip subprotocol', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/sip`);
+    const [error] = (await once(ws, 'error')) as [Error];
+    expect(error.message).toMatch(/400/);
+  });
+});
