@@ -73,6 +73,15 @@ describe('SIP calls over WebSocket', () => {
   const media = new WeriftMedia();
   let offer: string;
   const inRoom = async (room: string, userId: number) => (await server.model.findMembers(0, { rooms: [room], userIds: [userId] })).length === 1;
+  /** An invited user's call, answered and acknowledged, on a socket of its own. */
+  const answeredCall = async (room: string, userId: number) => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES (?, ?, '{}', 'video')", [room, userId]);
+    const client = await RawSipClient.connect(server.httpPort);
+    const call = await dial(client, userId, `0*${room}*video`, offer);
+    expect(call.final.status).toBe(200);
+    client.send(ack(call));
+    return { client, call };
+  };
 
   beforeAll(async () => {
     // A profile that holds one member, to fill a room.
@@ -172,10 +181,7 @@ describe('SIP calls over WebSocket', () => {
   });
 
   it('sends BYE with a Reason in the dialog when the member is kicked over CometQL', async () => {
-    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('kick', 5, '{}', 'video')");
-    const client = await RawSipClient.connect(server.httpPort);
-    const call = await dial(client, 5, '0*kick*video', offer);
-    client.send(ack(call));
+    const { client, call } = await answeredCall('kick', 5);
     await sql.query("DELETE FROM conference_members WHERE name = 'kick' AND user_id = 5");
     const bye = await client.request('BYE', call.callId);
     expect(bye.uri.raw).toBe('sip:xyz@abcdef.invalid;transport=ws;ob');
@@ -192,10 +198,7 @@ describe('SIP calls over WebSocket', () => {
   });
 
   it('ends the call with BYE and closes the socket when the key is deleted', async () => {
-    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('revoke', 3, '{}', 'video')");
-    const client = await RawSipClient.connect(server.httpPort);
-    const call = await dial(client, 3, '0*revoke*video', offer);
-    client.send(ack(call));
+    const { client, call } = await answeredCall('revoke', 3);
     const closed = once(client.ws, 'close');
     await sql.query('DELETE FROM users_auth WHERE id = 3');
     const bye = await client.request('BYE', call.callId);
@@ -234,10 +237,7 @@ describe('SIP calls over WebSocket', () => {
   });
 
   it('in a call: same re-offer 200, changed one 488, UPDATE refresh 200, DTMF INFO 200, other INFO 415, MESSAGE 405, CSeq going back 500', async () => {
-    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('talk', 7, '{}', 'video')");
-    const client = await RawSipClient.connect(server.httpPort);
-    const call = await dial(client, 7, '0*talk*video', offer);
-    client.send(ack(call));
+    const { client, call } = await answeredCall('talk', 7);
     const sdpHeaders = [CONTACT, 'Content-Type: application/sdp'];
     const refreshed = offer.replace(/^o=(\S+) (\S+) (\d+)/m, (_line, user: string, id: string, version: string) => `o=${user} ${id} ${Number(version) + 1}`);
     client.send(inDialog(call, 'INVITE', 3, { headers: sdpHeaders, body: refreshed }));
