@@ -95,6 +95,7 @@ export class ConferenceCalls {
     this.detach = () => options.model.off('memberLeft', onMemberLeft);
   }
 
+  /** Calls being connected or up. */
   get activeCalls(): number {
     return this.byMember.size;
   }

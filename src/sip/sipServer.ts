@@ -34,7 +34,7 @@ export interface SipServerOptions {
 const CLOSE_KEY_REVOKED = 4001;
 
 export class SipServer {
-  readonly registrar = new Registrar({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindingsPerUser: 16 });
+  private readonly registrar = new Registrar({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindingsPerUser: 16 });
   private readonly transport: SipTransport;
   private readonly serverTransactions = new ServerTransactions();
   private readonly clientTransactions: ClientTransactions;
@@ -73,6 +73,7 @@ export class SipServer {
     this.detach = () => model.off('keyRevoked', onKeyRevoked);
   }
 
+  /** Calls being connected or up. */
   get activeCalls(): number {
     return this.calls.activeCalls;
   }
