@@ -1,0 +1,94 @@
+import type { Logger } from 'pino';
+import { MediaError, type MediaEngine } from '../src/conference/media.js';
+import type { ConferenceModel } from '../src/conference/model.js';
+import { roomKey, type Member } from '../src/domain.js';
+import type { MediaNetwork } from './peer.js';
+import { Room, type RoomStats } from './room.js';
+
+export interface MixerStats {
+  rooms: number;
+  members: number;
+  videoEncoders: number;
+  audioMixes: number;
+  framesRendered: number;
+  framesDropped: number;
+  perRoom: (RoomStats & { devId: number; room: string })[];
+}
+
+/**
+ * The media engine: one Room per conference, created with its first member and closed with its last.
+ * It follows the model: controls changes reach the media, and a member the model removes (kicked,
+ * uninvited, key revoked) loses their media leg; talking and failures go back to the model.
+ */
+export class Mixer implements MediaEngine {
+  private readonly rooms = new Map<string, { room: Room; devId: number; name: string }>();
+  private readonly detach: () => void;
+
+  constructor(
+    private readonly model: ConferenceModel,
+    private readonly network: MediaNetwork,
+    private readonly log: Logger,
+  ) {
+    const changed = (member: Member): void => void this.rooms.get(roomKey(member.devId, member.room))?.room.update(member);
+    const left = (member: Member): void => void this.leave(member);
+    model.on('memberChanged', changed);
+    model.on('memberLeft', left);
+    this.detach = () => {
+      model.off('memberChanged', changed);
+      model.off('memberLeft', left);
+    };
+  }
+
+  async join(member: Member, offer: string): Promise<string> {
+    const profile = this.model.profile(member.profile);
+    if (!profile) throw new MediaError(`unknown profile ${member.profile}`);
+    const key = roomKey(member.devId, member.room);
+    let entry = this.rooms.get(key);
+    if (!entry) {
+      const room = new Room(profile, this.network, this.log.child({ room: key }), {
+        onTalking: (userId, talking) => void this.model.setTalking(member.devId, member.room, userId, talking),
+        onMediaFailed: (userId) => void this.model.leave(member.devId, member.room, userId, 'media-failed'),
+      });
+      entry = { room, devId: member.devId, name: member.room };
+      this.rooms.set(key, entry);
+    }
+    return entry.room.join(member, offer);
+  }
+
+  async leave(member: Member): Promise<void> {
+    const key = roomKey(member.devId, member.room);
+    const entry = this.rooms.get(key);
+    if (!entry) return;
+    await entry.room.leave(member.userId);
+    if (entry.room.size === 0 && this.rooms.get(key) === entry) {
+      this.rooms.delete(key);
+      await entry.room.close();
+    }
+  }
+
+  stats(): MixerStats {
+    const perRoom = [...this.rooms.values()].map(({ room, devId, name }) => ({ ...room.stats(), devId, room: name }));
+    const sum = (pick: (stats: RoomStats) => number): number => perRoom.reduce((total, stats) => total + pick(stats), 0);
+    return {
+      rooms: perRoom.length,
+      members: sum((s) => s.members),
+      videoEncoders: sum((s) => s.videoEncoders),
+      audioMixes: sum((s) => s.audioMixes),
+      framesRendered: sum((s) => s.framesRendered),
+      framesDropped: sum((s) => s.framesDropped),
+      perRoom,
+    };
+  }
+
+  /** FFmpeg process ids per room, for CPU accounting. */
+  ffmpegPids(): Map<string, number[]> {
+    return new Map([...this.rooms].map(([key, { room }]) => [key, room.ffmpegPids()]));
+  }
+
+  async close(): Promise<void> {
+    this.detach();
+    const rooms = [...this.rooms.values()];
+    this.rooms.clear();
+    await Promise.all(rooms.map(({ room }) => room.close()));
+  }
+}

@@ -1,0 +1,169 @@
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  useNACK,
+  usePLI,
+  useREMB,
+  type RTCRtpTransceiver,
+} from 'werift';
+import { MediaError } from '../src/conference/media.js';
+import type { VideoCodec } from '../src/domain.js';
+import type { RtpFields } from './rtp/packet.js';
+
+/** Where this node's media is reachable: [media] in comet.ini. */
+export interface MediaNetwork {
+  /** Addresses advertised as host candidates (a public or NAT 1:1 address, or 127.0.0.1 in tests). */
+  announcedAddresses: string[];
+  /** Bind and gather only on `announcedAddresses` (no interface enumeration), e.g. loopback tests. */
+  announcedOnly: boolean;
+  portRange: [number, number] | undefined;
+}
+
+const VIDEO_CODECS: Record<VideoCodec, () => RTCRtpCodecParameters> = {
+  VP8: () => new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI(), useREMB()] }),
+  H264: () =>
+    new RTCRtpCodecParameters({
+      mimeType: 'video/H264',
+      clockRate: 90_000,
+      payloadType: 102,
+      rtcpFeedback: [useNACK(), usePLI(), useREMB()],
+      parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
+    }),
+};
+
+export interface PeerHandlers {
+  onVideo(packet: RtpFields, codec: VideoCodec): void;
+  onAudio(payload: Buffer): void;
+  /** The browser asked for a keyframe of what we send it. */
+  onKeyframeRequest(): void;
+  /** ICE or DTLS failed, or the connection closed. */
+  onFailed(): void;
+}
+
+/** One member's WebRTC leg, terminated here. */
+export interface MemberPeer {
+  answer: string;
+  /** What we send: undefined for a direction the browser did not offer. */
+  videoOut: MediaStreamTrack | undefined;
+  audioOut: MediaStreamTrack | undefined;
+  /** The codec our video goes out in (the profile's if the browser offered it). */
+  videoCodec: VideoCodec | undefined;
+  requestKeyframe(): void;
+  close(): Promise<void>;
+}
+
+const codecOf = (mimeType: string): VideoCodec | undefined =>
+  mimeType.toLowerCase() === 'video/vp8' ? 'VP8' : mimeType.toLowerCase() === 'video/h264' ? 'H264' : undefined;
+
+/**
+ * Answers a browser's offer: Opus, VP8 and H.264 (packetization-mode 1) with NACK and PLI; every
+ * transceiver sendrecv (werift needs that before createAnswer, or the browser never fires ontrack),
+ * or sendonly for a viewer who sends nothing. Non-trickle: the answer carries all candidates.
+ */
+export async function answerOffer(
+  offer: string,
+  options: { preferredCodec: VideoCodec; receive: boolean; network: MediaNetwork; handlers: PeerHandlers },
+): Promise<MemberPeer> {
+  const { network, handlers } = options;
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    bundlePolicy: 'max-bundle',
+    icePortRange: network.portRange,
+    iceAdditionalHostAddresses: network.announcedAddresses,
+    ...(network.announcedOnly
+      ? { iceUseIpv4: false, iceUseIpv6: false, iceInterfaceAddresses: { udp4: network.announcedAddresses[0]! } }
+      : {}),
+    codecs: {
+      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111, parameters: 'minptime=10;useinbandfec=1' })],
+      video: [VIDEO_CODECS[options.preferredCodec](), VIDEO_CODECS[options.preferredCodec === 'VP8' ? 'H264' : 'VP8']()],
+    },
+  });
+  const close = async (): Promise<void> => {
+    await pc.close().catch(() => undefined);
+  };
+  try {
+    const tracks = new Map<string, MediaStreamTrack>();
+    let videoTransceiver: RTCRtpTransceiver | undefined;
+    let videoSsrc: number | undefined;
+    let askedForKeyframe = false;
+    pc.onTrack.subscribe((track) => {
+      if (track.kind === 'audio') {
+        track.onReceiveRtp.subscribe((rtp) => handlers.onAudio(rtp.payload));
+        return;
+      }
+      track.onReceiveRtp.subscribe((rtp) => {
+        videoSsrc = rtp.header.ssrc;
+        // onTrack fires before the connection is up; a PLI sent then is lost, so ask on the first packet.
+        if (!askedForKeyframe) {
+          askedForKeyframe = true;
+          videoTransceiver?.receiver.sendRtcpPLI(videoSsrc);
+        }
+        const codec = videoTransceiver?.codecs.find((c) => c.payloadType === rtp.header.payloadType);
+        const name = codec && codecOf(codec.mimeType);
+        if (!name) return;
+        const { header } = rtp;
+        handlers.onVideo(
+          { marker: header.marker, payloadType: header.payloadType, sequence: header.sequenceNumber, timestamp: header.timestamp, ssrc: header.ssrc, payload: rtp.payload },
+          name,
+        );
+      });
+    });
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    for (const transceiver of pc.getTransceivers()) {
+      transceiver.setDirection(options.receive ? 'sendrecv' : 'sendonly');
+      const out = new MediaStreamTrack({ kind: transceiver.kind });
+      transceiver.sender.replaceTrack(out);
+      tracks.set(transceiver.kind, out);
+      if (transceiver.kind === 'video') {
+        videoTransceiver = transceiver;
+        // Send in the profile's codec when the browser offered it: the answer lists it first.
+        const preferred = transceiver.codecs.find((c) => codecOf(c.mimeType) === options.preferredCodec);
+        if (preferred) {
+          transceiver.codecs = [preferred, ...transceiver.codecs.filter((c) => c !== preferred)];
+          transceiver.sender.codec = preferred;
+        }
+      }
+    }
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    if (videoTransceiver) {
+      // werift routes a browser's PLI to our receiver, not our sender (same m-line): match it on the transport.
+      const sender = videoTransceiver.sender;
+      sender.dtlsTransport.onRtcp.subscribe((packet) => {
+        const feedback = (packet as { type: number; feedback?: { count: number; mediaSsrc: number } }).feedback;
+        if ((packet as { type: number }).type !== 206 || !feedback) return;
+        if ((feedback.count === 1 && feedback.mediaSsrc === sender.ssrc) || feedback.count === 4) handlers.onKeyframeRequest();
+      });
+    }
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === 'failed' || state === 'closed') handlers.onFailed();
+    });
+    const sentCodec = videoTransceiver?.sender.codec;
+    return {
+      answer: pc.localDescription!.sdp,
+      videoOut: tracks.get('video'),
+      audioOut: tracks.get('audio'),
+      videoCodec: sentCodec ? codecOf(sentCodec.mimeType) : undefined,
+      requestKeyframe: () => {
+        if (videoTransceiver && videoSsrc !== undefined) videoTransceiver.receiver.sendRtcpPLI(videoSsrc);
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw new MediaError(`cannot answer the offer: ${(error as Error).message}`);
+  }
+}
+
+async function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') {
+        unSubscribe();
+        resolve();
+      }
+    });
+  });
+}

@@ -1,0 +1,65 @@
+import { sequenceDelta, type RtpFields } from './packet.js';
+
+/**
+ * Puts received packets back in sequence order. NACK retransmissions arrive late and out of order, and
+ * werift hands packets over as they come; a packet missing for longer than `maxWaitMs` is given up on
+ * (`onLoss`) so one loss never stalls a member for more than that.
+ */
+export class ReorderBuffer {
+  private expected: number | undefined;
+  private readonly waiting = new Map<number, RtpFields>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly onPacket: (packet: RtpFields) => void,
+    private readonly onLoss: () => void,
+    private readonly maxWaitMs = 80,
+    private readonly maxPackets = 256,
+  ) {}
+
+  push(packet: RtpFields): void {
+    if (this.expected === undefined) this.expected = packet.sequence;
+    const delta = sequenceDelta(packet.sequence, this.expected);
+    if (delta < 0) return; // a duplicate, or too late: already given up on
+    if (delta > this.maxPackets) {
+      // The sender jumped (a restart): resynchronise instead of waiting for thousands of packets.
+      this.waiting.clear();
+      this.expected = packet.sequence;
+      this.onLoss();
+    }
+    this.waiting.set(packet.sequence, packet);
+    this.release();
+    if (this.waiting.size > 0 && !this.timer) this.timer = setTimeout(() => this.giveUp(), this.maxWaitMs);
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.waiting.clear();
+  }
+
+  private release(): void {
+    for (let packet = this.waiting.get(this.expected!); packet; packet = this.waiting.get(this.expected!)) {
+      this.waiting.delete(this.expected!);
+      this.expected = (this.expected! + 1) & 0xffff;
+      this.onPacket(packet);
+    }
+    if (this.waiting.size === 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Skips to the oldest packet we have, reporting the hole. */
+  private giveUp(): void {
+    this.timer = undefined;
+    if (this.waiting.size === 0) return;
+    let oldest: number | undefined;
+    for (const sequence of this.waiting.keys()) {
+      if (oldest === undefined || sequenceDelta(sequence, oldest) < 0) oldest = sequence;
+    }
+    this.expected = oldest;
+    this.onLoss();
+    this.release();
+    if (this.waiting.size > 0) this.timer = setTimeout(() => this.giveUp(), this.maxWaitMs);
+  }
+}
