@@ -82,6 +82,8 @@ export class SupervisedFfmpeg extends EventEmitter<{ restart: [] }> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // A process blocked reading an idle pipe only notices SIGTERM at its next read: end the pipe too.
+    child.stdin?.end();
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited;

@@ -81,7 +81,7 @@ export class Mixer implements MediaEngine {
   }
 
   /** FFmpeg process ids per room, for CPU accounting. */
-  ffmpegPids(): Map<string, number[]> {
+  ffmpegPids(): Map<string, { encoders: number[]; decoders: number[] }> {
     return new Map([...this.rooms].map(([key, { room }]) => [key, room.ffmpegPids()]));
   }
 

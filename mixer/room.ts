@@ -95,10 +95,12 @@ export class Room {
   }
 
   /** Process ids of this room's FFmpeg children (for CPU accounting and tests). */
-  ffmpegPids(): number[] {
-    const pids = [...this.pipelines.values(), ...this.retiring].map((p) => p.encoderPid);
-    for (const participant of this.participants.values()) pids.push(participant.incoming?.decoder.pid);
-    return pids.filter((pid): pid is number => pid !== undefined);
+  ffmpegPids(): { encoders: number[]; decoders: number[] } {
+    const defined = (pids: (number | undefined)[]): number[] => pids.filter((pid): pid is number => pid !== undefined);
+    return {
+      encoders: defined([...this.pipelines.values(), ...this.retiring].map((p) => p.encoderPid)),
+      decoders: defined([...this.participants.values()].map((p) => p.incoming?.decoder.pid)),
+    };
   }
 
   join(member: Member, offer: string): Promise<string> {

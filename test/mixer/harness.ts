@@ -92,10 +92,10 @@ export function colourAt(picture: Picture, x: number, y: number): string {
   return best[0];
 }
 
-/** The colour at the centre of each tile of a layout. */
+/** The colour of each tile of a layout, sampled in the middle of its top fifth (clear of a placeholder's digits). */
 export function tileColours(picture: Picture, layout: LayoutName, count: number): string[] {
   return tileRects(layout, count, { width: picture.width, height: picture.height }).map((rect) =>
-    colourAt(picture, rect.x + Math.floor(rect.width / 2), rect.y + Math.floor(rect.height / 2)),
+    colourAt(picture, rect.x + Math.floor(rect.width / 2), rect.y + Math.floor(rect.height / 5)),
   );
 }
 
@@ -219,7 +219,7 @@ export class TestMember {
       '-hide_banner', '-loglevel', 'error', '-nostdin',
       '-re', '-f', 'lavfi', '-i', `color=c=0x${hex}:s=320x180:r=${FPS}`,
       '-re', '-f', 'lavfi', '-i', `sine=frequency=${this.options.tone}:sample_rate=48000`,
-      '-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1',
+      '-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '-16', '-threads', '1', '-lag-in-frames', '0', '-error-resilient', '1',
       '-g', String(FPS), '-b:v', '150k', '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
       '-map', '1:a', '-af', `volume=${this.options.volume ?? 0.5}`, '-c:a', 'libopus', '-application', 'lowdelay', '-frame_duration', '20',
       '-b:a', '48k', '-ac', '1', '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
@@ -250,7 +250,7 @@ export class TestMember {
 
   async close(): Promise<void> {
     this.stopSource();
-    for (const socket of this.sockets) socket.close();
+    for (const socket of this.sockets.splice(0)) socket.close();
     await this.decoder?.close();
     await this.pc.close();
   }
@@ -265,11 +265,11 @@ export class TestMember {
 }
 
 /** Polls until `check` passes or the time is up, then asserts by calling it once more. */
-export async function eventually(check: () => void, timeoutMs = 8000): Promise<void> {
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      check();
+      await check();
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
