@@ -1,4 +1,4 @@
-import { OpusEncoder } from '@discordjs/opus';
+import opus from '@discordjs/opus';
 import type { MediaStreamTrack } from 'werift';
 import type { UserId } from '../src/domain.js';
 import { fixedRate } from './clock.js';
@@ -6,6 +6,10 @@ import { mixFrames, mixKey, type Listener } from './mixMinus.js';
 import { buildRtp } from './rtp/packet.js';
 import { levelDb, SpeakerTracker, TalkDetector } from './speech.js';
 import type { SpeakerState } from './views.js';
+
+// A CommonJS module: its classes come off the default export under Node's ESM loader.
+const { OpusEncoder } = opus;
+type OpusEncoder = InstanceType<typeof OpusEncoder>;
 
 const SAMPLE_RATE = 48_000;
 const FRAME_MS = 20;

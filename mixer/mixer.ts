@@ -47,7 +47,10 @@ export class Mixer implements MediaEngine {
     if (!entry) {
       const room = new Room(profile, this.network, this.log.child({ room: key }), {
         onTalking: (userId, talking) => void this.model.setTalking(member.devId, member.room, userId, talking),
-        onMediaFailed: (userId) => void this.model.leave(member.devId, member.room, userId, 'media-failed'),
+        onMediaFailed: (userId) => {
+          this.log.warn({ room: key, userId }, 'media connection failed');
+          void this.model.leave(member.devId, member.room, userId, 'media-failed');
+        },
       });
       entry = { room, devId: member.devId, name: member.room };
       this.rooms.set(key, entry);

@@ -19,6 +19,8 @@ const KEYFRAME_REQUEST_INTERVAL_MS = 500;
 /** Encoder restarts for a subscriber's keyframe request, at most one per view per this many ms. */
 const ENCODER_RESTART_INTERVAL_MS = 1000;
 const DEFAULT_TILE: CanvasSize = { width: 640, height: 360 };
+const DECODER_RESIZE_DELAY_MS = 500;
+const DECODER_RESIZE_SPACING_MS = 200;
 
 interface Incoming {
   codec: VideoCodec;
@@ -65,6 +67,7 @@ export class Room {
   private readonly restartedAt = new Map<string, number>();
   private readonly audio: RoomAudio;
   private queue: Promise<unknown> = Promise.resolve();
+  private resizeTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -149,6 +152,7 @@ export class Room {
   async close(): Promise<void> {
     await this.serialize(async () => {
       this.closed = true;
+      clearTimeout(this.resizeTimer);
       for (const userId of [...this.participants.keys()]) await this.removeParticipant(userId);
       await Promise.all([...this.pipelines.values(), ...this.retiring].map((pipeline) => pipeline.close()));
       this.pipelines.clear();
@@ -255,7 +259,7 @@ export class Room {
       this.retiring.add(pipeline);
       this.retireIfUnused(pipeline);
     }
-    await this.resizeDecoders();
+    this.scheduleDecoderResize();
   }
 
   /** A subscriber asked for a keyframe: replace its view's encoder (an encoder starts with one). */
@@ -281,12 +285,25 @@ export class Room {
     void pipeline.close();
   }
 
-  /** Each decoder outputs the largest tile its member has in any view, so compositing only copies rows. */
-  private async resizeDecoders(): Promise<void> {
-    for (const participant of this.participants.values()) {
-      const size = this.tileSizeOf(participant.member.userId);
-      if (size && participant.incoming) await participant.incoming.decoder.resize(size);
-    }
+  /**
+   * Each decoder outputs the largest tile its member has in any view, so compositing only copies rows.
+   * Restarting a decoder costs a process spawn and a keyframe, so after a layout change the decoders are
+   * resized a little later, one at a time (the compositor scales in the meantime).
+   */
+  private scheduleDecoderResize(): void {
+    clearTimeout(this.resizeTimer);
+    const next = (): void => {
+      if (this.closed) return;
+      for (const participant of this.participants.values()) {
+        const size = this.tileSizeOf(participant.member.userId);
+        const decoder = participant.incoming?.decoder;
+        if (!size || !decoder || (decoder.size.width === size.width && decoder.size.height === size.height)) continue;
+        void decoder.resize(size);
+        this.resizeTimer = setTimeout(next, DECODER_RESIZE_SPACING_MS);
+        return;
+      }
+    };
+    this.resizeTimer = setTimeout(next, DECODER_RESIZE_DELAY_MS);
   }
 
   private tileSizeOf(userId: UserId): CanvasSize | undefined {

@@ -7,6 +7,7 @@ import { sequenceDelta, type RtpFields } from './packet.js';
  */
 export class ReorderBuffer {
   private expected: number | undefined;
+  private ssrc: number | undefined;
   private readonly waiting = new Map<number, RtpFields>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -18,14 +19,18 @@ export class ReorderBuffer {
   ) {}
 
   push(packet: RtpFields): void {
-    if (this.expected === undefined) this.expected = packet.sequence;
+    if (this.expected === undefined || packet.ssrc !== this.ssrc) {
+      this.ssrc = packet.ssrc;
+      this.expected = packet.sequence;
+    }
     const delta = sequenceDelta(packet.sequence, this.expected);
-    if (delta < 0) return; // a duplicate, or too late: already given up on
-    if (delta > this.maxPackets) {
-      // The sender jumped (a restart): resynchronise instead of waiting for thousands of packets.
+    if (Math.abs(delta) > this.maxPackets) {
+      // The sender jumped (it restarted): resynchronise instead of waiting for, or discarding, thousands.
       this.waiting.clear();
       this.expected = packet.sequence;
       this.onLoss();
+    } else if (delta < 0) {
+      return; // a duplicate, or too late: already given up on
     }
     this.waiting.set(packet.sequence, packet);
     this.release();

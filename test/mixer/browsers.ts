@@ -1,0 +1,265 @@
+/**
+ * The browser side of mixer tests and benchmarks, run in a child process of its own (`fork` with tsx) so
+ * that the members' WebRTC, decoding and analysis never compete with the server for its event loop.
+ * Each member is a werift peer sending a solid colour and a sine tone made by a real FFmpeg, and decoding
+ * what it receives with a real FFmpeg. The parent drives it with `BrowserFleet` (harness.ts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import opus from '@discordjs/opus';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI } from 'werift';
+import { VideoDecoder } from '../../mixer/decoder.js';
+import type { Picture } from '../../mixer/frames.js';
+import { tileRects } from '../../mixer/layout.js';
+import { Vp8Depacketizer } from '../../mixer/rtp/depacketizer.js';
+import { ReorderBuffer } from '../../mixer/rtp/reorder.js';
+import type { CanvasSize, LayoutName } from '../../src/domain.js';
+import { createLogger } from '../../src/log.js';
+import { PALETTE, yuvOf } from './palette.js';
+
+// A CommonJS module: its classes come off the default export under Node's ESM loader.
+const { OpusEncoder } = opus;
+type OpusEncoder = InstanceType<typeof OpusEncoder>;
+
+export interface BrowserOptions {
+  userId: number;
+  rgb: [number, number, number];
+  tone: number;
+  /** Tone amplitude, 0..1. */
+  volume: number;
+  canvas: CanvasSize;
+  fps: number;
+}
+
+const CANDIDATES: [string, [number, number, number]][] = [
+  ...Object.entries(PALETTE).map(([name, rgb]): [string, [number, number, number]] => [name, yuvOf(rgb)]),
+  ['placeholder', [60, 128, 128]],
+  ['black', [16, 128, 128]],
+];
+
+/** The name of the palette colour nearest to a pixel ('placeholder' and 'black' included). */
+function colourAt(picture: Picture, x: number, y: number): string {
+  const { width, height, data } = picture;
+  const pixel = [
+    data[y * width + x]!,
+    data[width * height + (y >> 1) * (width >> 1) + (x >> 1)]!,
+    data[width * height + (width * height) / 4 + (y >> 1) * (width >> 1) + (x >> 1)]!,
+  ];
+  let best = CANDIDATES[0]!;
+  let bestDistance = Infinity;
+  for (const candidate of CANDIDATES) {
+    const distance = candidate[1].reduce((sum, value, i) => sum + (value - pixel[i]!) ** 2, 0);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best[0];
+}
+
+/** Goertzel power of one frequency, normalised to the signal length. */
+function tonePower(samples: Int16Array, frequency: number, sampleRate = 48_000): number {
+  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
+  let previous = 0;
+  let beforePrevious = 0;
+  for (const sample of samples) {
+    const current = sample / 32768 + coefficient * previous - beforePrevious;
+    beforePrevious = previous;
+    previous = current;
+  }
+  return (previous ** 2 + beforePrevious ** 2 - coefficient * previous * beforePrevious) / Math.max(1, samples.length);
+}
+
+const log = createLogger('silent');
+
+class Browser {
+  latest: Picture | undefined;
+  /** Arrival times (Date.now()) of decoded pictures, for frame rates and gaps. */
+  readonly pictureTimes: number[] = [];
+  private readonly audio: Int16Array[] = [];
+  private readonly pc = new RTCPeerConnection({
+    iceServers: [],
+    bundlePolicy: 'max-bundle',
+    iceUseIpv4: false,
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    codecs: {
+      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 })],
+      video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] })],
+    },
+  });
+  private readonly videoTrack = new MediaStreamTrack({ kind: 'video' });
+  private readonly audioTrack = new MediaStreamTrack({ kind: 'audio' });
+  private readonly opus = new OpusEncoder(48_000, 1);
+  private source: ChildProcess | undefined;
+  private sockets: Socket[] = [];
+  private decoder: VideoDecoder | undefined;
+
+  constructor(readonly options: BrowserOptions) {}
+
+  /** The peer, its receivers, and an offer with all candidates (non-trickle, as the server wants). */
+  async offer(): Promise<string> {
+    this.pc.addTransceiver(this.audioTrack, { direction: 'sendrecv' });
+    const video = this.pc.addTransceiver(this.videoTrack, { direction: 'sendrecv' });
+    this.pc.onTrack.subscribe((track) => {
+      if (track.kind === 'audio') {
+        track.onReceiveRtp.subscribe((rtp) => {
+          const pcm = this.opus.decode(rtp.payload);
+          this.audio.push(new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2));
+          if (this.audio.length > 150) this.audio.shift();
+        });
+        return;
+      }
+      const depacketizer = new Vp8Depacketizer();
+      this.decoder = new VideoDecoder({
+        name: `browser ${this.options.userId}`,
+        codec: 'VP8',
+        size: this.options.canvas,
+        log,
+        onPicture: (picture) => {
+          this.latest = { ...picture, data: Buffer.from(picture.data) };
+          this.pictureTimes.push(Date.now());
+          if (this.pictureTimes.length > 2000) this.pictureTimes.shift();
+        },
+        onNeedKeyframe: () => undefined,
+      });
+      const askKeyframe = (): void => void video.receiver.sendRtcpPLI(track.ssrc ?? 0);
+      const reorder = new ReorderBuffer(
+        (packet) => {
+          const frame = depacketizer.push(packet);
+          if (frame) this.decoder?.write(frame);
+          else if (depacketizer.needsKeyframe && packet.marker) askKeyframe();
+        },
+        () => {
+          depacketizer.lost();
+          askKeyframe();
+        },
+      );
+      track.onReceiveRtp.subscribe((rtp) =>
+        reorder.push({ marker: rtp.header.marker, payloadType: rtp.header.payloadType, sequence: rtp.header.sequenceNumber, timestamp: rtp.header.timestamp, ssrc: rtp.header.ssrc, payload: rtp.payload }),
+      );
+    });
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await new Promise<void>((resolve) => {
+      if (this.pc.iceGatheringState === 'complete') return resolve();
+      this.pc.iceGatheringStateChange.subscribe((state) => state === 'complete' && resolve());
+    });
+    return this.pc.localDescription!.sdp;
+  }
+
+  async answer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    await this.startSource();
+  }
+
+  /** FFmpeg makes the colour (VP8, keyframe every second) and the tone (Opus), as RTP into the peer's tracks. */
+  async startSource(): Promise<void> {
+    const [videoPort, audioPort] = await Promise.all([this.forward(this.videoTrack), this.forward(this.audioTrack)]);
+    const hex = this.options.rgb.map((c) => c.toString(16).padStart(2, '0')).join('');
+    const { fps } = this.options;
+    this.source = spawn('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-nostdin',
+      '-re', '-f', 'lavfi', '-i', `color=c=0x${hex}:s=320x180:r=${fps}`,
+      '-re', '-f', 'lavfi', '-i', `sine=frequency=${this.options.tone}:sample_rate=48000`,
+      '-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '-16', '-threads', '1', '-lag-in-frames', '0',
+      '-error-resilient', '1', '-g', String(fps), '-b:v', '150k', '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
+      '-map', '1:a', '-af', `volume=${this.options.volume}`, '-c:a', 'libopus', '-application', 'lowdelay', '-frame_duration', '20',
+      '-b:a', '48k', '-ac', '1', '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
+    ], { stdio: 'ignore' });
+  }
+
+  stopSource(): void {
+    this.source?.kill('SIGKILL');
+    this.source = undefined;
+    for (const socket of this.sockets.splice(0)) socket.close();
+  }
+
+  tiles(layout: LayoutName, count: number): string[] | null {
+    const picture = this.latest;
+    if (!picture) return null;
+    // Sampled in the middle of each tile's top fifth, clear of a placeholder's digits.
+    return tileRects(layout, count, picture).map((rect) => colourAt(picture, rect.x + Math.floor(rect.width / 2), rect.y + Math.floor(rect.height / 5)));
+  }
+
+  tonePowers(ms: number, frequencies: number[]): number[] {
+    const frames = this.audio.slice(-Math.ceil(ms / 20));
+    const samples = new Int16Array(frames.reduce((sum, f) => sum + f.length, 0));
+    let offset = 0;
+    for (const frame of frames) {
+      samples.set(frame, offset);
+      offset += frame.length;
+    }
+    return frequencies.map((frequency) => tonePower(samples, frequency));
+  }
+
+  async close(): Promise<void> {
+    this.stopSource();
+    await this.decoder?.close();
+    await this.pc.close();
+  }
+
+  private async forward(track: MediaStreamTrack): Promise<number> {
+    const socket = createSocket('udp4');
+    socket.on('message', (packet) => track.writeRtp(packet));
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    this.sockets.push(socket);
+    return socket.address().port;
+  }
+}
+
+/** The longest time without a decoded picture between two instants. */
+function longestGap(times: number[], from: number, to: number): number {
+  let last = from;
+  let gap = 0;
+  for (const at of times) {
+    if (at < from || at > to) continue;
+    gap = Math.max(gap, at - last);
+    last = at;
+  }
+  return Math.max(gap, to - last);
+}
+
+const browsers = new Map<number, Browser>();
+const get = (userId: number): Browser => {
+  const browser = browsers.get(userId);
+  if (!browser) throw new Error(`no browser ${userId}`);
+  return browser;
+};
+
+/** The commands the parent sends; each returns JSON-able data. */
+const commands = {
+  offer: async (options: BrowserOptions) => {
+    const browser = new Browser(options);
+    browsers.set(options.userId, browser);
+    return browser.offer();
+  },
+  answer: (userId: number, sdp: string) => get(userId).answer(sdp),
+  stopSource: (userId: number) => get(userId).stopSource(),
+  startSource: (userId: number) => get(userId).startSource(),
+  tiles: (userId: number, layout: LayoutName, count: number) => get(userId).tiles(layout, count),
+  tonePowers: (userId: number, ms: number, frequencies: number[]) => get(userId).tonePowers(ms, frequencies),
+  /** Decoded pictures and the longest gap between two Date.now() instants. */
+  frames: (userId: number, from: number, to: number) => {
+    const times = get(userId).pictureTimes;
+    return { count: times.filter((at) => at >= from && at <= to).length, longestGap: longestGap(times, from, to) };
+  },
+  /** Date.now() of the first picture decoded after `after`, or null. */
+  firstPictureAfter: (userId: number, after: number) => get(userId).pictureTimes.find((at) => at > after) ?? null,
+  close: async (userId: number) => {
+    await browsers.get(userId)?.close();
+    browsers.delete(userId);
+  },
+};
+
+export type BrowserCommands = typeof commands;
+
+process.on('message', (message: { id: number; command: keyof BrowserCommands; args: unknown[] }) => {
+  const run = commands[message.command] as (...args: unknown[]) => unknown;
+  Promise.resolve()
+    .then(() => run(...message.args))
+    .then(
+      (result) => process.send!({ id: message.id, result: result ?? null }),
+      (error: unknown) => process.send!({ id: message.id, error: (error as Error).message }),
+    );
+});
+process.on('disconnect', () => {
+  void Promise.all([...browsers.values()].map((browser) => browser.close())).finally(() => process.exit(0));
+});

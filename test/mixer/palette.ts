@@ -1,0 +1,17 @@
+/** The colours test members send, by name. */
+export const PALETTE: Record<string, [number, number, number]> = {
+  red: [255, 0, 0],
+  lime: [0, 255, 0],
+  blue: [0, 0, 255],
+  yellow: [255, 255, 0],
+  magenta: [255, 0, 255],
+  cyan: [0, 255, 255],
+  white: [255, 255, 255],
+  orange: [255, 128, 0],
+  purple: [128, 0, 255],
+};
+
+/** BT.601 limited range, as FFmpeg converts RGB sources to yuv420p. */
+export function yuvOf([r, g, b]: [number, number, number]): [number, number, number] {
+  return [16 + 0.257 * r + 0.504 * g + 0.098 * b, 128 - 0.148 * r - 0.291 * g + 0.439 * b, 128 + 0.439 * r - 0.368 * g - 0.071 * b];
+}
