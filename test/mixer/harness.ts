@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Mixer } from '../../mixer/mixer.js';
@@ -53,11 +53,16 @@ export class BrowserFleet {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
 
-  constructor() {
+  /**
+   * `niceness` lowers the scheduling priority of these browsers and their FFmpeg children: on a 2-core
+   * machine that stands in for "another machine" whose start-up should not steal the server's CPU.
+   */
+  constructor(niceness = 0) {
     this.child = fork(fileURLToPath(new URL('./browsers.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    if (niceness) setPriority(this.child.pid!, niceness);
     this.child.on('message', (message: { id: number; result?: unknown; error?: string }) => {
       const waiter = this.pending.get(message.id);
       this.pending.delete(message.id);
