@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { processCpuSeconds } from '../src/procStat.js';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -19,14 +20,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** utime + stime of a process and its waited-for children, in seconds (Linux /proc). */
+/** CPU seconds of a process and its reaped children (Linux /proc). */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14-17 of stat (utime, stime, cutime, cstime) are 11-14 after the command name.
-  return fields.slice(11, 15).reduce((sum, value) => sum + Number(value), 0) / CLOCK_TICKS;
+  return processCpuSeconds(pid, true) ?? 0;
 }
 
 export function percentile(sorted: number[], p: number): number {

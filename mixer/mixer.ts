@@ -4,6 +4,7 @@ import type { ConferenceModel } from '../src/conference/model.js';
 import { roomKey, type Member } from '../src/domain.js';
 import type { MediaNetwork } from './peer.js';
 import { Room, type RoomStats } from './room.js';
+import { processCpuSeconds } from '../src/procStat.js';
 
 export interface MixerStats {
   rooms: number;
@@ -22,6 +23,9 @@ export interface MixerStats {
  */
 export class Mixer implements MediaEngine {
   private readonly rooms = new Map<string, { room: Room; devId: number; name: string }>();
+  /** CPU seconds of each room's FFmpeg processes so far, and what each live process had at the last look. */
+  private readonly roomCpu = new Map<string, number>();
+  private readonly lastCpuOfPid = new Map<number, number>();
   private readonly detach: () => void;
 
   constructor(
@@ -81,6 +85,28 @@ export class Mixer implements MediaEngine {
       framesDropped: sum((s) => s.framesDropped),
       perRoom,
     };
+  }
+
+  /**
+   * CPU seconds used by each live room's FFmpeg processes (decoders and encoders) since the room began.
+   * Sampled on demand (by /metrics); a process that died between two samples loses its last interval.
+   */
+  cpuSecondsByRoom(): Map<string, number> {
+    const seen = new Map<number, number>();
+    for (const [key, pids] of this.ffmpegPids()) {
+      let total = this.roomCpu.get(key) ?? 0;
+      for (const pid of [...pids.encoders, ...pids.decoders]) {
+        const now = processCpuSeconds(pid);
+        if (now === undefined) continue;
+        total += now - (this.lastCpuOfPid.get(pid) ?? 0);
+        seen.set(pid, now);
+      }
+      this.roomCpu.set(key, total);
+    }
+    this.lastCpuOfPid.clear();
+    for (const [pid, cpu] of seen) this.lastCpuOfPid.set(pid, cpu);
+    for (const key of this.roomCpu.keys()) if (!this.rooms.has(key)) this.roomCpu.delete(key);
+    return new Map(this.roomCpu);
   }
 
   /** FFmpeg process ids per room, for CPU accounting. */

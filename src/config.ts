@@ -67,6 +67,12 @@ const SCHEMA = {
     realm: text(''),
     nonce_lifetime: integer(300, 10, 86_400),
   },
+  media: {
+    addresses: text(''),
+    addresses_only: oneOf<'true' | 'false'>('false', ['true', 'false']),
+    port_min: integer(0, 0, 65_535),
+    port_max: integer(0, 0, 65_535),
+  },
   conference: {
     profiles: text('profiles.ini'),
     dialplan: text('dialplan.conf'),
@@ -142,6 +148,10 @@ function readIniFile(file: string): Record<string, Record<string, string>> {
 }
 
 function checkSafety(config: Config): void {
+  const { port_min: min, port_max: max } = config.media;
+  if ((min !== 0 || max !== 0) && !(min > 0 && max > min)) {
+    throw new ConfigError(`[media] port_min and port_max: both 0 (any port), or 0 < port_min < port_max; got ${min} and ${max}`);
+  }
   if (config.main.password === '') {
     throw new ConfigError('[main] password is empty: MySQL clients cannot authenticate with an empty password');
   }

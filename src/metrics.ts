@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConferenceModel } from './conference/model.js';
+import type { Mixer, MixerStats } from '../mixer/mixer.js';
 
 /** Queries per second over a sliding window, for dashboards that do not compute rate() themselves. */
 class RateWindow {
@@ -79,6 +80,30 @@ export class Metrics {
     countsGauge('cometmcu_members', 'Members in rooms', (c) => c.members);
     countsGauge('cometmcu_invitations', 'Invitations (rows of the conference table)', (c) => c.invitations);
     countsGauge('cometmcu_user_keys', 'Users with a key (rows of users_auth)', (c) => c.keys);
+  }
+
+  /** Media figures, read from the mixer when scraped. */
+  watchMixer(mixer: Mixer): void {
+    const registers = [this.registry];
+    const stat = (name: string, help: string, pick: (stats: MixerStats) => number): void => {
+      new Gauge({ name, help, registers, collect() { this.set(pick(mixer.stats())); } });
+    };
+    stat('cometmcu_media_rooms', 'Conferences with media running', (s) => s.rooms);
+    stat('cometmcu_media_members', 'Members with a WebRTC leg', (s) => s.members);
+    stat('cometmcu_video_encoders', 'Video encoders running (one per distinct view)', (s) => s.videoEncoders);
+    stat('cometmcu_audio_mixes', 'Audio mixes being encoded (one per distinct mix)', (s) => s.audioMixes);
+    stat('cometmcu_video_frames_rendered', 'Canvases composed by the rooms running now', (s) => s.framesRendered);
+    stat('cometmcu_video_frames_dropped', 'Canvases skipped because an encoder was behind, in the rooms running now', (s) => s.framesDropped);
+    new Gauge({
+      name: 'cometmcu_conference_ffmpeg_cpu_seconds',
+      help: 'CPU seconds used by each conference\'s FFmpeg decoders and encoders since it began',
+      labelNames: ['room'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [room, seconds] of mixer.cpuSecondsByRoom()) this.set({ room }, seconds);
+      },
+    });
   }
 
   statement(table: string, kind: string): void {

@@ -13,6 +13,8 @@ import { CometGateway } from './gateway/gateway.js';
 import { Metrics } from './metrics.js';
 import { loadProfiles } from './profiles.js';
 import { SipServer } from './sip/sipServer.js';
+import { Mixer } from '../mixer/mixer.js';
+import type { MediaNetwork } from '../mixer/peer.js';
 import { SERVER_VERSION, VERSION, VERSION_COMMENT } from './version.js';
 
 /** A running server: its bound ports and the model, for tests and for shutdown. */
@@ -22,14 +24,16 @@ export interface RunningServer {
   model: ConferenceModel;
   metrics: Metrics;
   gateway: CometGateway;
-  /** SIP over WebSocket at /sip; only when a media engine was given. */
-  sip: SipServer | undefined;
+  sip: SipServer;
+  /** The mixer, unless another media engine was given. */
+  mixer: Mixer | undefined;
   close(): Promise<void>;
 }
 
 /**
- * The composition root: builds the store, the model and every front end from the configuration, binds
- * the ports, and returns a handle that shuts all of it down in order. SIP calls need `media`, the mixer.
+ * The composition root: builds the store, the model, the mixer and every front end from the configuration,
+ * binds the ports, and returns a handle that shuts all of it down in order. `media` replaces the mixer
+ * (tests of the signalling alone).
  */
 export async function startServer(
   config: Config,
@@ -92,17 +96,17 @@ export async function startServer(
     maxSocketsPerUser: config.ws.max_sockets_per_user,
     onConnectionCountChange: (count) => metrics.cometConnections.set(count),
   });
-  const sip = media
-    ? new SipServer(http, {
-        model,
-        media,
-        dialplan,
-        log: log.child({ module: 'sip' }),
-        realm: config.sip.realm || endpoint.host,
-        nonceLifetimeMs: config.sip.nonce_lifetime * 1000,
-        host: `${endpoint.host}:${endpoint.port}`,
-      })
-    : undefined;
+  const mixer = media ? undefined : new Mixer(model, mediaNetwork(config), log.child({ module: 'mixer' }));
+  const sip = new SipServer(http, {
+    model,
+    media: media ?? mixer!,
+    dialplan,
+    log: log.child({ module: 'sip' }),
+    realm: config.sip.realm || endpoint.host,
+    nonceLifetimeMs: config.sip.nonce_lifetime * 1000,
+    host: `${endpoint.host}:${endpoint.port}`,
+  });
+  if (mixer) metrics.watchMixer(mixer);
 
   // CppComet's status document, with a few more facts.
   const node = config.main.node_name.slice(0, 10).padEnd(10, '_');
@@ -129,14 +133,26 @@ export async function startServer(
     metrics,
     gateway,
     sip,
+    mixer,
     async close() {
       await cometql.close();
-      await sip?.close();
+      await sip.close();
+      await mixer?.close();
       gateway.close();
       await http.close();
       await store.close();
       log.info('cometmcu stopped');
     },
+  };
+}
+
+/** [media] as the mixer's peers use it. */
+function mediaNetwork(config: Config): MediaNetwork {
+  const addresses = config.media.addresses.split(',').map((a) => a.trim()).filter(Boolean);
+  return {
+    announcedAddresses: addresses,
+    announcedOnly: config.media.addresses_only === 'true' && addresses.length > 0,
+    portRange: config.media.port_min ? [config.media.port_min, config.media.port_max] : undefined,
   };
 }
 

@@ -43,6 +43,11 @@ describe('configuration', () => {
     expect(loadConfig({ env: { COMET_COMETQL_IP: '127.0.0.2' } }).cometql.ip).toBe('127.0.0.2');
   });
 
+  it('checks the media port range', () => {
+    expect(loadConfig({ env: { COMET_MEDIA_PORT_MIN: '40000', COMET_MEDIA_PORT_MAX: '40999' } }).media.port_max).toBe(40999);
+    expect(() => loadConfig({ env: { COMET_MEDIA_PORT_MIN: '40000' } })).toThrow('[media] port_min and port_max');
+  });
+
   it('knows loopback addresses', () => {
     for (const address of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) expect(isLoopbackAddress(address)).toBe(true);
     for (const address of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'example.com']) expect(isLoopbackAddress(address)).toBe(false);

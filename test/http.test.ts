@@ -33,6 +33,8 @@ describe('HTTP: /info and /metrics', () => {
     expect(text).toContain('cometmcu_invitations 1');
     expect(text).toMatch(/cometql_queries_per_second \d/);
     expect(text).toContain('cometmcu_process_cpu_seconds_total');
+    expect(text).toContain('cometmcu_video_encoders 0');
+    expect(text).toContain('cometmcu_video_frames_dropped 0');
   });
 
   it('answers 404 for unknown paths', async () => {

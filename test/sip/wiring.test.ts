@@ -15,13 +15,14 @@ describe('SIP wiring', () => {
     await expect(startTestServer({ COMET_CONFERENCE_DIALPLAN: join(file, '..', 'missing.conf') })).rejects.toThrow(/cannot read dialplan file/);
   });
 
-  it('serves /sip only with a media engine', async () => {
+  it('serves /sip with the mixer by default', async () => {
     const server = await startTestServer();
     try {
-      expect(server.sip).toBeUndefined();
+      expect(server.mixer).toBeDefined();
       const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/sip`, 'sip');
-      const [error] = (await once(ws, 'error')) as [Error];
-      expect(error.message).toMatch(/404/);
+      await once(ws, 'open');
+      expect(ws.protocol).toBe('sip');
+      ws.close();
     } finally {
       await server.close();
     }
