@@ -7,15 +7,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import opus from '@discordjs/opus';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type RTCRtpTransceiver } from 'werift';
 import { VideoDecoder } from '../../mixer/decoder.js';
 import type { Picture } from '../../mixer/frames.js';
 import { tileRects } from '../../mixer/layout.js';
-import { Vp8Depacketizer } from '../../mixer/rtp/depacketizer.js';
+import { H264Depacketizer, Vp8Depacketizer } from '../../mixer/rtp/depacketizer.js';
 import { ReorderBuffer } from '../../mixer/rtp/reorder.js';
-import type { CanvasSize, LayoutName } from '../../src/domain.js';
+import type { CanvasSize, LayoutName, VideoCodec } from '../../src/domain.js';
 import { createLogger } from '../../src/log.js';
 import { PALETTE, yuvOf } from './palette.js';
+import { FlippingSource, replaySource, type Source } from './sources.js';
 
 // A CommonJS module: its classes come off the default export under Node's ESM loader.
 const { OpusEncoder } = opus;
@@ -23,12 +24,22 @@ type OpusEncoder = InstanceType<typeof OpusEncoder>;
 
 export interface BrowserOptions {
   userId: number;
-  rgb: [number, number, number];
+  /** A name of the palette. */
+  colour: string;
   tone: number;
   /** Tone amplitude, 0..1. */
   volume: number;
   canvas: CanvasSize;
   fps: number;
+  /**
+   * lavfi: FFmpeg makes the colour and the tone live (tests); replay: a pre-encoded clip and tone replayed
+   * by Node (cheap, for many benchmark members); flip: a live colour that flips at known instants.
+   */
+  source: 'lavfi' | 'replay' | 'flip';
+  /** Decode the video received (only probes need to; it costs an FFmpeg each). */
+  decode: boolean;
+  /** false: an audio-only member. */
+  video: boolean;
 }
 
 const CANDIDATES: [string, [number, number, number]][] = [
@@ -71,6 +82,13 @@ const log = createLogger('silent');
 
 class Browser {
   latest: Picture | undefined;
+  /** When a watched tile changed colour (watchTile), for latency. */
+  readonly tileChanges: { at: number; colour: string }[] = [];
+  private watched: { layout: LayoutName; count: number; index: number } | undefined;
+  private replay: Source | undefined;
+  flipping: FlippingSource | undefined;
+  /** The codec the server's video arrives in. */
+  receivedCodec: VideoCodec | undefined;
   /** Arrival times (Date.now()) of decoded pictures, for frame rates and gaps. */
   readonly pictureTimes: number[] = [];
   private readonly audio: Int16Array[] = [];
@@ -83,9 +101,19 @@ class Browser {
     iceInterfaceAddresses: { udp4: '127.0.0.1' },
     codecs: {
       audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 })],
-      video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] })],
+      video: [
+        new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] }),
+        new RTCRtpCodecParameters({
+          mimeType: 'video/H264',
+          clockRate: 90_000,
+          payloadType: 102,
+          rtcpFeedback: [useNACK(), usePLI()],
+          parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
+        }),
+      ],
     },
   });
+  private videoTransceiver: RTCRtpTransceiver | undefined;
   private readonly videoTrack = new MediaStreamTrack({ kind: 'video' });
   private readonly audioTrack = new MediaStreamTrack({ kind: 'audio' });
   private readonly opus = new OpusEncoder(48_000, 1);
@@ -98,9 +126,11 @@ class Browser {
   /** The peer, its receivers, and an offer with all candidates (non-trickle, as the server wants). */
   async offer(): Promise<string> {
     this.pc.addTransceiver(this.audioTrack, { direction: 'sendrecv' });
-    const video = this.pc.addTransceiver(this.videoTrack, { direction: 'sendrecv' });
+    const video = this.options.video ? this.pc.addTransceiver(this.videoTrack, { direction: 'sendrecv' }) : undefined;
+    this.videoTransceiver = video;
     this.pc.onTrack.subscribe((track) => {
       if (track.kind === 'audio') {
+        if (!this.options.decode) return;
         track.onReceiveRtp.subscribe((rtp) => {
           const pcm = this.opus.decode(rtp.payload);
           this.audio.push(new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2));
@@ -108,34 +138,16 @@ class Browser {
         });
         return;
       }
-      const depacketizer = new Vp8Depacketizer();
-      this.decoder = new VideoDecoder({
-        name: `browser ${this.options.userId}`,
-        codec: 'VP8',
-        size: this.options.canvas,
-        log,
-        onPicture: (picture) => {
-          this.latest = { ...picture, data: Buffer.from(picture.data) };
-          this.pictureTimes.push(Date.now());
-          if (this.pictureTimes.length > 2000) this.pictureTimes.shift();
-        },
-        onNeedKeyframe: () => undefined,
+      if (!this.options.decode || !video) return;
+      // The server sends its profile's codec: find which from the first packet's payload type.
+      let reorder: ReorderBuffer | undefined;
+      track.onReceiveRtp.subscribe((rtp) => {
+        if (!reorder) {
+          const mime = video.codecs.find((c) => c.payloadType === rtp.header.payloadType)?.mimeType.toLowerCase();
+          reorder = this.startDecoding(mime === 'video/h264' ? 'H264' : 'VP8', () => void video.receiver.sendRtcpPLI(track.ssrc ?? 0));
+        }
+        reorder.push({ marker: rtp.header.marker, payloadType: rtp.header.payloadType, sequence: rtp.header.sequenceNumber, timestamp: rtp.header.timestamp, ssrc: rtp.header.ssrc, payload: rtp.payload });
       });
-      const askKeyframe = (): void => void video.receiver.sendRtcpPLI(track.ssrc ?? 0);
-      const reorder = new ReorderBuffer(
-        (packet) => {
-          const frame = depacketizer.push(packet);
-          if (frame) this.decoder?.write(frame);
-          else if (depacketizer.needsKeyframe && packet.marker) askKeyframe();
-        },
-        () => {
-          depacketizer.lost();
-          askKeyframe();
-        },
-      );
-      track.onReceiveRtp.subscribe((rtp) =>
-        reorder.push({ marker: rtp.header.marker, payloadType: rtp.header.payloadType, sequence: rtp.header.sequenceNumber, timestamp: rtp.header.timestamp, ssrc: rtp.header.ssrc, payload: rtp.payload }),
-      );
     });
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await new Promise<void>((resolve) => {
@@ -145,16 +157,55 @@ class Browser {
     return this.pc.localDescription!.sdp;
   }
 
+  private startDecoding(codec: VideoCodec, askKeyframe: () => void): ReorderBuffer {
+    this.receivedCodec = codec;
+    const depacketizer = codec === 'VP8' ? new Vp8Depacketizer() : new H264Depacketizer();
+    this.decoder = new VideoDecoder({
+      name: `browser ${this.options.userId}`,
+      codec,
+      size: this.options.canvas,
+      log,
+      onPicture: (picture) => {
+        this.latest = { ...picture, data: Buffer.from(picture.data) };
+        this.pictureTimes.push(Date.now());
+        if (this.pictureTimes.length > 2000) this.pictureTimes.shift();
+        this.noteWatchedTile();
+      },
+      onNeedKeyframe: () => undefined,
+    });
+    return new ReorderBuffer(
+      (packet) => {
+        const frame = depacketizer.push(packet);
+        if (frame) this.decoder?.write(frame);
+        else if (depacketizer.needsKeyframe && packet.marker) askKeyframe();
+      },
+      () => {
+        depacketizer.lost();
+        askKeyframe();
+      },
+    );
+  }
+
   async answer(sdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    // Our camera sends VP8 whatever the answer put first (a werift sender labels packets with its codec).
+    const vp8 = this.videoTransceiver?.codecs.find((c) => c.mimeType.toLowerCase() === 'video/vp8');
+    if (this.videoTransceiver && vp8) this.videoTransceiver.sender.codec = vp8;
     await this.startSource();
   }
 
-  /** FFmpeg makes the colour (VP8, keyframe every second) and the tone (Opus), as RTP into the peer's tracks. */
+  /** Starts the member's camera and microphone, as options.source says. */
   async startSource(): Promise<void> {
+    const { source, colour, fps, tone, volume, video } = this.options;
+    const rgb = PALETTE[colour]!;
+    if (source === 'replay' || (source === 'flip' && video)) {
+      const size = { width: 640, height: 360 };
+      this.replay = replaySource(video && source === 'replay' ? this.videoTrack : undefined, this.audioTrack, { rgb, size, fps, tone, volume });
+      if (source === 'flip') this.flipping = await FlippingSource.start(this.videoTrack, [[colour, rgb], ['white', PALETTE.white!]], size, fps);
+      return;
+    }
     const [videoPort, audioPort] = await Promise.all([this.forward(this.videoTrack), this.forward(this.audioTrack)]);
-    const hex = this.options.rgb.map((c) => c.toString(16).padStart(2, '0')).join('');
-    const { fps } = this.options;
+    const hex = rgb.map((c) => c.toString(16).padStart(2, '0')).join('');
     this.source = spawn('ffmpeg', [
       '-hide_banner', '-loglevel', 'error', '-nostdin',
       '-re', '-f', 'lavfi', '-i', `color=c=0x${hex}:s=320x180:r=${fps}`,
@@ -169,7 +220,20 @@ class Browser {
   stopSource(): void {
     this.source?.kill('SIGKILL');
     this.source = undefined;
+    this.replay?.stop();
+    this.flipping?.stop();
+    this.replay = this.flipping = undefined;
     for (const socket of this.sockets.splice(0)) socket.close();
+  }
+
+  watchTile(layout: LayoutName, count: number, index: number): void {
+    this.watched = { layout, count, index };
+  }
+
+  private noteWatchedTile(): void {
+    if (!this.watched) return;
+    const colour = this.tiles(this.watched.layout, this.watched.count)?.[this.watched.index];
+    if (colour && colour !== this.tileChanges.at(-1)?.colour) this.tileChanges.push({ at: Date.now(), colour });
   }
 
   tiles(layout: LayoutName, count: number): string[] | null {
@@ -240,6 +304,19 @@ const commands = {
   frames: (userId: number, from: number, to: number) => {
     const times = get(userId).pictureTimes;
     return { count: times.filter((at) => at >= from && at <= to).length, longestGap: longestGap(times, from, to) };
+  },
+  receivedCodec: (userId: number) => get(userId).receivedCodec ?? null,
+  watchTile: (userId: number, layout: LayoutName, count: number, index: number) => get(userId).watchTile(layout, count, index),
+  /** For each flip of `flipper` in the window, ms until `probe`'s watched tile showed the new colour. */
+  flipLatencies: (flipper: number, probe: number, from: number, to: number) => {
+    const changes = get(probe).tileChanges;
+    const latencies: number[] = [];
+    for (const flip of get(flipper).flipping?.flips ?? []) {
+      if (flip.at < from || flip.at > to) continue;
+      const seen = changes.find((change) => change.at >= flip.at && change.colour === flip.colour);
+      if (seen && seen.at - flip.at < 2000) latencies.push(seen.at - flip.at);
+    }
+    return latencies;
   },
   /** Date.now() of the first picture decoded after `after`, or null. */
   firstPictureAfter: (userId: number, after: number) => get(userId).pictureTimes.find((at) => at > after) ?? null,

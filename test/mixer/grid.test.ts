@@ -26,6 +26,7 @@ describe('mixer: a conference of 4 on a grid', () => {
       for (const { userId } of members) expect(await fleet.call('tiles', userId, 'grid', 4), `member ${userId}`).toEqual(colours);
     }, 15_000);
     expect(world.mixer.stats().videoEncoders).toBe(1);
+    expect(await fleet.call('receivedCodec', 1)).toBe('VP8');
   });
 
   it('lets each receiver hear the others and not itself', async () => {

@@ -11,18 +11,18 @@ import type { LogLevel } from '../../src/log.js';
 import { createLogger } from '../../src/log.js';
 import type { Member } from '../../src/domain.js';
 import { loadProfiles } from '../../src/profiles.js';
-import type { BrowserCommands } from './browsers.js';
-import { PALETTE } from './palette.js';
+import type { BrowserCommands, BrowserOptions } from './browsers.js';
+import type { PALETTE } from './palette.js';
 
 export const CANVAS = { width: 640, height: 360 };
 export const FPS = 15;
 
-/** Profiles for tests: small canvases, one per layout, open rooms (no invitations needed). */
-export function testProfilesFile(layouts = ['grid', 'personal', 'speaker']): string {
+/** Profiles for tests: small canvases, one per layout (also named after it), open rooms (no invitations needed). */
+export function testProfilesFile(codec: 'VP8' | 'H264' = 'VP8'): string {
   const file = join(mkdtempSync(join(tmpdir(), 'cometmcu-mixer-')), 'profiles.ini');
   const section = (layout: string) =>
-    `[${layout}]\nmedia = video\ncanvas = ${CANVAS.width}x${CANVAS.height}\nfps = ${FPS}\ncodec = VP8\nbitrate = 500\nlayout = ${layout}\nmax_members = 16\nopen = true\n`;
-  writeFileSync(file, layouts.map(section).join('\n'));
+    `[${layout}]\nmedia = video\ncanvas = ${CANVAS.width}x${CANVAS.height}\nfps = ${FPS}\ncodec = ${codec}\nbitrate = 500\nlayout = ${layout}\nmax_members = 16\nopen = true\n`;
+  writeFileSync(file, ['grid', 'personal', 'speaker'].map(section).join('\n'));
   return file;
 }
 
@@ -45,6 +45,9 @@ export interface JoinOptions {
   volume?: number;
   room?: string;
   profile?: string;
+  source?: BrowserOptions['source'];
+  decode?: boolean;
+  video?: boolean;
 }
 
 /** Test browsers in a child process of their own (browsers.ts), driven from the test. */
@@ -57,7 +60,11 @@ export class BrowserFleet {
    * `niceness` lowers the scheduling priority of these browsers and their FFmpeg children: on a 2-core
    * machine that stands in for "another machine" whose start-up should not steal the server's CPU.
    */
-  constructor(niceness = 0) {
+  constructor(
+    niceness = 0,
+    private readonly canvas = CANVAS,
+    private readonly fps = FPS,
+  ) {
     this.child = fork(fileURLToPath(new URL('./browsers.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -85,7 +92,17 @@ export class BrowserFleet {
 
   /** The browser's own preparation (its offer), done before anything is measured on the server. */
   offer(options: JoinOptions): Promise<string> {
-    return this.call('offer', { userId: options.userId, rgb: PALETTE[options.colour]!, tone: options.tone, volume: options.volume ?? 0.5, canvas: CANVAS, fps: FPS });
+    return this.call('offer', {
+      userId: options.userId,
+      colour: options.colour,
+      tone: options.tone,
+      volume: options.volume ?? 0.5,
+      canvas: this.canvas,
+      fps: this.fps,
+      source: options.source ?? 'lavfi',
+      decode: options.decode ?? true,
+      video: options.video ?? true,
+    });
   }
 
   /** Admission by the model (as SIP does), the mixer's answer, then media. */

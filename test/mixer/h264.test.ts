@@ -1,0 +1,23 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserFleet, eventually, newMixerWorld, testProfilesFile } from './harness.js';
+
+describe('mixer: H.264 out', () => {
+  const world = newMixerWorld(testProfilesFile('H264'));
+  const fleet = new BrowserFleet();
+  beforeAll(async () => {
+    await fleet.join(world, { userId: 1, colour: 'red', tone: 400 });
+    await fleet.join(world, { userId: 2, colour: 'blue', tone: 600 });
+  }, 60_000);
+  afterAll(async () => {
+    await fleet.close();
+    await world.mixer.close();
+  });
+
+  it('decodes VP8 cameras and sends the canvas in H.264 when the profile says so', async () => {
+    await eventually(async () => {
+      for (const userId of [1, 2]) expect(await fleet.call('tiles', userId, 'grid', 2)).toEqual(['red', 'blue']);
+    }, 15_000);
+    expect(await fleet.call('receivedCodec', 1)).toBe('H264');
+    expect(world.mixer.stats().videoEncoders).toBe(1);
+  });
+});
