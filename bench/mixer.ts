@@ -44,16 +44,24 @@ function scenarios(): Scenario[] {
     joinLeave,
   });
   if (quick) return [scenario('personal', 8, 15, 'VP8'), scenario('speaker', 9, 15, 'VP8'), scenario('grid', 4, 15, 'VP8', true)];
-  const list: Scenario[] = [];
-  for (const codec of ['VP8', 'H264'] as const) {
-    for (const fps of [15, 30]) {
-      for (const members of [4, 9, 16]) list.push(scenario('grid', members, fps, codec, members === 4));
-      for (const members of [4, 9]) list.push(scenario('personal', members, fps, codec));
-      list.push(scenario('speaker', 9, fps, codec));
-    }
-  }
-  list.push(scenario('audio', 30, 15, 'VP8'), scenario('audio', 60, 15, 'VP8'));
-  return list;
+  // Every layout and size at 15 fps in VP8, then the other rate and codec on a few, to stay under 20 minutes.
+  return [
+    scenario('grid', 4, 15, 'VP8', true),
+    scenario('grid', 9, 15, 'VP8'),
+    scenario('grid', 16, 15, 'VP8'),
+    scenario('personal', 4, 15, 'VP8'),
+    scenario('personal', 8, 15, 'VP8'),
+    scenario('personal', 9, 15, 'VP8'),
+    scenario('speaker', 9, 15, 'VP8'),
+    scenario('grid', 9, 30, 'VP8'),
+    scenario('personal', 4, 30, 'VP8'),
+    scenario('grid', 9, 15, 'H264'),
+    scenario('grid', 9, 30, 'H264'),
+    scenario('personal', 9, 15, 'H264'),
+    scenario('speaker', 9, 30, 'H264'),
+    scenario('audio', 30, 15, 'VP8'),
+    scenario('audio', 60, 15, 'VP8'),
+  ];
 }
 
 function profileFor(scenario: Scenario): Profile {

@@ -1,7 +1,11 @@
 import { benchCometQL } from './cometql.js';
+import { benchMixer } from './mixer.js';
 
 /** `npm run bench`: every benchmark in turn; each writes bench/results/<name>.json and prints its table. */
-const benchmarks: [string, () => Promise<unknown>][] = [['cometql', benchCometQL]];
+const benchmarks: [string, () => Promise<unknown>][] = [
+  ['cometql', benchCometQL],
+  ['mixer', benchMixer],
+];
 
 for (const [name, run] of benchmarks) {
   console.log(`\n== ${name}`);

@@ -18,6 +18,8 @@ export interface MediaNetwork {
   /** Bind and gather only on `announcedAddresses` (no interface enumeration), e.g. loopback tests. */
   announcedOnly: boolean;
   portRange: [number, number] | undefined;
+  /** STUN/TURN servers, as RTCPeerConnection takes them. */
+  iceServers: { urls: string; username?: string; credential?: string }[];
 }
 
 const VIDEO_CODECS: Record<VideoCodec, () => RTCRtpCodecParameters> = {
@@ -67,7 +69,7 @@ export async function answerOffer(
 ): Promise<MemberPeer> {
   const { network, handlers } = options;
   const pc = new RTCPeerConnection({
-    iceServers: [],
+    iceServers: network.iceServers,
     bundlePolicy: 'max-bundle',
     icePortRange: network.portRange,
     iceAdditionalHostAddresses: network.announcedAddresses,

@@ -72,6 +72,9 @@ const SCHEMA = {
     addresses_only: oneOf<'true' | 'false'>('false', ['true', 'false']),
     port_min: integer(0, 0, 65_535),
     port_max: integer(0, 0, 65_535),
+    ice_servers: text(''),
+    ice_username: text(''),
+    ice_credential: text(''),
   },
   conference: {
     profiles: text('profiles.ini'),

@@ -121,6 +121,24 @@ export interface View {
   videoBitrateKbps: number;
 }
 
+/** The `data` of CppComet's `sys_sipCall` event (spec 3.1), plus `type` so the browser knows audio from video. */
+export interface SipCallPayload {
+  message: string;
+  sys: {
+    conference: 'true';
+    serverName: string;
+    serverPort: number;
+    callKey: string;
+    callPipe: string;
+    sipNumber: string;
+    caller_id: number;
+    mode: string;
+    conference_name: RoomName;
+    stream: number;
+    type: 'audio' | 'video';
+  };
+}
+
 /** The key that identifies a room across layers: CppComet's `<dev_id>*<room>`. */
 export function roomKey(devId: DevId, room: RoomName): string {
   return `${devId}*${room}`;

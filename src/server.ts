@@ -9,6 +9,7 @@ import { ConferenceModel } from './conference/model.js';
 import { MemoryStore } from './conference/memoryStore.js';
 import type { Store } from './conference/store.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
+import { bundleBrowserLibrary, EXAMPLES_DIR, serveStatic } from './http/assets.js';
 import { CometGateway } from './gateway/gateway.js';
 import { Metrics } from './metrics.js';
 import { loadProfiles } from './profiles.js';
@@ -94,6 +95,7 @@ export async function startServer(
     serverName: VERSION_COMMENT,
     queueTtlMs: config.ws.queue_ttl * 1000,
     maxSocketsPerUser: config.ws.max_sockets_per_user,
+    iceServers: iceServers(config),
     onConnectionCountChange: (count) => metrics.cometConnections.set(count),
   });
   const mixer = media ? undefined : new Mixer(model, mediaNetwork(config), log.child({ module: 'mixer' }));
@@ -121,6 +123,13 @@ export async function startServer(
       members: counts.members,
     });
   });
+  // The browser library, bundled once; and the example pages.
+  const browserLibrary = bundleBrowserLibrary();
+  browserLibrary.catch((error: unknown) => log.error({ err: error }, 'cannot bundle cometVideoApi.js'));
+  http.get('/cometVideoApi.js', async (_request, response) => {
+    sendText(response, 200, await browserLibrary, 'text/javascript; charset=utf-8');
+  });
+  http.get('/examples/', (_request, response, url) => serveStatic(response, EXAMPLES_DIR, '/examples/', url.pathname));
   http.get('/metrics', async (_request, response) => {
     sendText(response, 200, await metrics.registry.metrics(), metrics.registry.contentType);
   });
@@ -153,7 +162,18 @@ function mediaNetwork(config: Config): MediaNetwork {
     announcedAddresses: addresses,
     announcedOnly: config.media.addresses_only === 'true' && addresses.length > 0,
     portRange: config.media.port_min ? [config.media.port_min, config.media.port_max] : undefined,
+    iceServers: iceServers(config),
   };
+}
+
+/** [media] ice_servers with the TURN credentials on every TURN URL. */
+export function iceServers(config: Config): { urls: string; username?: string; credential?: string }[] {
+  const { ice_servers: list, ice_username: username, ice_credential: credential } = config.media;
+  return list
+    .split(',')
+    .map((url) => url.trim())
+    .filter(Boolean)
+    .map((urls) => (/^turns?:/.test(urls) && username ? { urls, username, credential } : { urls }));
 }
 
 /** Dialplan mistakes stop the start as configuration mistakes do, reported as <file>:<line>: <problem>. */

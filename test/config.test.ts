@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { loadProfiles } from '../src/profiles.js';
 import { isLoopbackAddress } from '../src/net.js';
+import { iceServers } from '../src/server.js';
 
 const writeConf = (text: string): string => {
   const dir = mkdtempSync(join(tmpdir(), 'cometmcu-conf-'));
@@ -46,6 +47,16 @@ describe('configuration', () => {
   it('checks the media port range', () => {
     expect(loadConfig({ env: { COMET_MEDIA_PORT_MIN: '40000', COMET_MEDIA_PORT_MAX: '40999' } }).media.port_max).toBe(40999);
     expect(() => loadConfig({ env: { COMET_MEDIA_PORT_MIN: '40000' } })).toThrow('[media] port_min and port_max');
+  });
+
+  it('reads STUN/TURN servers, with the credentials on TURN URLs', () => {
+    const config = loadConfig({
+      env: { COMET_MEDIA_ICE_SERVERS: 'stun:stun.example.org:3478, turn:turn.example.org:3478?transport=udp', COMET_MEDIA_ICE_USERNAME: 'u', COMET_MEDIA_ICE_CREDENTIAL: 'p' },
+    });
+    expect(iceServers(config)).toEqual([
+      { urls: 'stun:stun.example.org:3478' },
+      { urls: 'turn:turn.example.org:3478?transport=udp', username: 'u', credential: 'p' },
+    ]);
   });
 
   it('knows loopback addresses', () => {

@@ -1,29 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { DevId, Invitation, Profile, RoomName } from '../domain.js';
+import type { DevId, Invitation, Profile, RoomName, SipCallPayload } from '../domain.js';
+
+export type { SipCallPayload };
 
 /** Where browsers reach this node, and the salt of the signalling pipe name. */
 export interface InviteSettings {
   serverName: string;
   serverPort: number;
   pipesalt: string;
-}
-
-/** The `data` of CppComet's `sys_sipCall` event (spec 3.1), plus `type` so the browser knows audio from video. */
-export interface SipCallPayload {
-  message: string;
-  sys: {
-    conference: 'true';
-    serverName: string;
-    serverPort: number;
-    callKey: string;
-    callPipe: string;
-    sipNumber: string;
-    caller_id: number;
-    mode: string;
-    conference_name: RoomName;
-    stream: number;
-    type: 'audio' | 'video';
-  };
 }
 
 /** The number the browser dials: `<dev_id>*<room>*<profile>`. */

@@ -32,6 +32,8 @@ export interface GatewayOptions {
   serverName: string;
   queueTtlMs: number;
   maxSocketsPerUser: number;
+  /** STUN/TURN servers for the browser's peer connection, sent in serverInfo to authorized users. */
+  iceServers: { urls: string; username?: string; credential?: string }[];
   onConnectionCountChange(count: number): void;
 }
 
@@ -136,6 +138,7 @@ export class CometGateway {
       event: 'serverInfo',
       server: this.options.serverName,
       authorized,
+      ...(authorized ? { iceServers: this.options.iceServers } : {}),
       message_send_time: unixTime(),
     } as CometMessage);
     if (authorized) {

@@ -15,7 +15,7 @@ import { H264Depacketizer, Vp8Depacketizer } from '../../mixer/rtp/depacketizer.
 import { ReorderBuffer } from '../../mixer/rtp/reorder.js';
 import type { CanvasSize, LayoutName, VideoCodec } from '../../src/domain.js';
 import { createLogger } from '../../src/log.js';
-import { PALETTE, yuvOf } from './palette.js';
+import { nearestName, PALETTE, yuvOf } from './palette.js';
 import { FlippingSource, replaySource, type Source } from './sources.js';
 
 // A CommonJS module: its classes come off the default export under Node's ESM loader.
@@ -56,13 +56,7 @@ function colourAt(picture: Picture, x: number, y: number): string {
     data[width * height + (y >> 1) * (width >> 1) + (x >> 1)]!,
     data[width * height + (width * height) / 4 + (y >> 1) * (width >> 1) + (x >> 1)]!,
   ];
-  let best = CANDIDATES[0]!;
-  let bestDistance = Infinity;
-  for (const candidate of CANDIDATES) {
-    const distance = candidate[1].reduce((sum, value, i) => sum + (value - pixel[i]!) ** 2, 0);
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  return best[0];
+  return nearestName(pixel, CANDIDATES);
 }
 
 /** Goertzel power of one frequency, normalised to the signal length. */

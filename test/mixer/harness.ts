@@ -32,7 +32,7 @@ export type MixerWorld = ReturnType<typeof newMixerWorld>;
 export function newMixerWorld(profilesFile = testProfilesFile()) {
   const log = createLogger((process.env.TEST_LOG_LEVEL as LogLevel | undefined) ?? 'silent');
   const model = new ConferenceModel(new MemoryStore(), loadProfiles(profilesFile), { serverName: 'localhost', serverPort: 0, pipesalt: 'salt' });
-  const mixer = new Mixer(model, { announcedAddresses: ['127.0.0.1'], announcedOnly: true, portRange: undefined }, log);
+  const mixer = new Mixer(model, { announcedAddresses: ['127.0.0.1'], announcedOnly: true, portRange: undefined, iceServers: [] }, log);
   return { model, mixer, log };
 }
 

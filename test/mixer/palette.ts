@@ -15,3 +15,14 @@ export const PALETTE: Record<string, [number, number, number]> = {
 export function yuvOf([r, g, b]: [number, number, number]): [number, number, number] {
   return [16 + 0.257 * r + 0.504 * g + 0.098 * b, 128 - 0.148 * r - 0.291 * g + 0.439 * b, 128 + 0.439 * r - 0.368 * g - 0.071 * b];
 }
+
+/** The name of the candidate nearest to a colour (squared distance over the components). */
+export function nearestName(colour: readonly number[], candidates: readonly (readonly [string, readonly number[]])[]): string {
+  let best = candidates[0]![0];
+  let bestDistance = Infinity;
+  for (const [name, value] of candidates) {
+    const distance = value.reduce((sum, component, i) => sum + (component - colour[i]!) ** 2, 0);
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return best;
+}

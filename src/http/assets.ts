@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import type { ServerResponse } from 'node:http';
+import { sendText } from './server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Bundles the browser library (src/client with JsSIP, whose npm package has no browser build) into one
+ * script, once per process. Built at start-up so a broken bundle shows at once, not at the first page.
+ */
+export function bundleBrowserLibrary(): Promise<string> {
+  return build({
+    entryPoints: [join(ROOT, 'src/client/cometVideoApi.ts')],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+    tsconfig: join(ROOT, 'tsconfig.client.json'),
+  }).then((result) => result.outputFiles[0]!.text);
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/** Serves a file below `dir` for a URL path below `prefix`; nothing outside `dir` is reachable. */
+export async function serveStatic(response: ServerResponse, dir: string, prefix: string, path: string): Promise<void> {
+  let relative = decodeURIComponent(path.slice(prefix.length)) || 'index.html';
+  if (relative.endsWith('/')) relative += 'index.html';
+  const file = normalize(join(dir, relative));
+  if (!file.startsWith(normalize(dir) + sep) || !TYPES[extname(file)]) {
+    sendText(response, 404, 'not found\n');
+    return;
+  }
+  try {
+    const body = await readFile(file);
+    response.writeHead(200, { 'Content-Type': TYPES[extname(file)]!, 'Content-Length': body.length });
+    response.end(body);
+  } catch {
+    sendText(response, 404, 'not found\n');
+  }
+}
+
+export const EXAMPLES_DIR = join(ROOT, 'examples/web');
