@@ -9,9 +9,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * Secrets (passwords, user hashes, query literals) are never passed to the logger; `redact` is the safety net.
  */
 export function createLogger(level: LogLevel): Logger {
-  return pino({
-    level,
-    base: { service: 'cometmcu' },
-    redact: { paths: ['password', 'hash', '*.password', '*.hash', 'key', '*.key'], censor: '[secret]' },
-  });
+  return pino(
+    {
+      level,
+      base: { service: 'cometmcu' },
+      redact: { paths: ['password', 'hash', '*.password', '*.hash', 'key', '*.key'], censor: '[secret]' },
+    },
+    // Synchronous: nothing is logged per query or packet at info, and an asynchronous stream reorders or
+    // loses the last lines when the process exits.
+    pino.destination({ dest: 1, sync: true }),
+  );
 }
