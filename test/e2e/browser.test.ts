@@ -67,6 +67,17 @@ class User {
       ],
     });
     this.page = await this.browser.newPage();
+    // Keep the page's WebSockets reachable, to cut them as a network drop would.
+    await this.page.addInitScript(() => {
+      const Native = window.WebSocket;
+      window.sockets = [];
+      window.WebSocket = class extends Native {
+        constructor(url: string, protocols?: string | string[]) {
+          super(url, protocols);
+          window.sockets.push(this);
+        }
+      };
+    });
     await this.page.goto(`http://127.0.0.1:${server.httpPort}/examples/index.html?user_id=${this.userId}&user_key=${key}`);
     // Record every callback with its time, around the page's own handlers.
     await this.page.evaluate(() => {
@@ -217,6 +228,16 @@ describe('end to end in Chromium: PHP invites, pages answer, the mixer mixes', (
     expect(run.code).toBe(0);
     expect((await two.waitFor('onCallEnd'))[0]!.event.status).toBe('kicked');
     await eventually(async () => expect(await one.tiles(1)).toEqual(['red']));
+  });
+
+  it('reconnects the comet WebSocket after a drop and still hears invitations', async () => {
+    await one.page.evaluate(() => {
+      for (const socket of window.sockets) if (String(socket.url).includes('/ws/')) socket.close();
+    });
+    await one.waitFor('onAuthSuccess', 2);
+    const before = (await one.events('onCall')).length;
+    await runPhp(php('call.php'), ['room=202', 'users=1', 'caller=2'], server);
+    await one.waitFor('onCall', before + 1);
   });
 
   it('refuses a page with a wrong key: no auth, no invitation, no call', async () => {
