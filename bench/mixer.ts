@@ -7,7 +7,7 @@ import { viewFor } from '../mixer/views.js';
 import { DEFAULT_CONTROLS, type CanvasSize, type LayoutName, type Member, type Profile, type VideoCodec } from '../src/domain.js';
 import { processCpuSeconds } from '../src/procStat.js';
 import { BrowserFleet, eventually, newMixerWorld, sleep, type JoinOptions, type MixerWorld } from '../test/mixer/harness.js';
-import { PALETTE } from '../test/mixer/palette.js';
+import { PALETTE } from '../test/mixer/signals.js';
 import { clipFile, toneFile } from '../test/mixer/sources.js';
 import { percentile, printTable, writeResult } from './lib.js';
 
@@ -75,6 +75,7 @@ function profileFor(scenario: Scenario): Profile {
     layout: scenario.layout === 'audio' ? 'grid' : scenario.layout,
     maxMembers: 64,
     open: true,
+    broadcast: { layout: 'grid', rtmp: null, hls: false, dash: false, record: null },
   };
 }
 

@@ -49,9 +49,11 @@ export class RoomAudio {
   private readonly speakers = new SpeakerTracker();
   private readonly stop: () => void;
   ticks = 0;
+  /** Receives the full mix (everyone heard) every tick, for a broadcast. */
+  broadcastTap: ((samples: Int16Array) => void) | undefined;
 
   constructor(private readonly events: RoomAudioEvents) {
-    this.stop = fixedRate(FRAME_MS, () => this.tick());
+    this.stop = fixedRate(FRAME_MS, () => this.tick(), { catchUp: true });
   }
 
   get speakerState(): SpeakerState {
@@ -123,9 +125,13 @@ export class RoomAudio {
     const heard = new Set(frames.keys());
     const listeners = [...this.members].filter(([, m]) => m.output).map(([userId, m]): [Listener, AudioMember] => [{ userId, deaf: m.deaf }, m]);
     const keys = new Set(listeners.map(([listener]) => mixKey(listener, heard)));
-    const mixes = mixFrames(frames, keys, FRAME_SAMPLES);
+    const mixes = mixFrames(frames, this.broadcastTap ? new Set([...keys, 'all']) : keys, FRAME_SAMPLES);
+    this.broadcastTap?.(mixes.get('all')!);
     const payloads = new Map<string, Buffer>();
-    for (const [key, mix] of mixes) payloads.set(key, this.encoderFor(key).encode(Buffer.from(mix.buffer, mix.byteOffset, mix.byteLength)));
+    for (const key of keys) {
+      const mix = mixes.get(key)!;
+      payloads.set(key, this.encoderFor(key).encode(Buffer.from(mix.buffer, mix.byteOffset, mix.byteLength)));
+    }
     for (const [listener, member] of listeners) {
       const payload = payloads.get(mixKey(listener, heard))!;
       member.output!.writeRtp(buildRtp({ marker: false, payloadType: 111, sequence: member.sequence, timestamp: member.timestamp, ssrc: 1 }, payload));

@@ -1,10 +1,24 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { MediaError, type MediaEngine } from '../src/conference/media.js';
 import type { ConferenceModel } from '../src/conference/model.js';
-import { roomKey, type Member } from '../src/domain.js';
+import { broadcasts, roomKey, type BroadcastSettings, type Member } from '../src/domain.js';
+import { fillTemplate, type BroadcastTargets } from './broadcast.js';
 import type { MediaNetwork } from './peer.js';
 import { Room, type RoomStats } from './room.js';
 import { processCpuSeconds } from '../src/procStat.js';
+
+/** Where embedded HLS/DASH is written ([broadcast] in comet.ini); null: no embedded output. */
+export interface BroadcastOptions {
+  dataDir: string | null;
+  segmentSeconds: number;
+  windowSegments: number;
+}
+
+/** The folder of a room's embedded HLS/DASH, also its URL path below /hls/. */
+export function hlsDirectory(dataDir: string, devId: number, room: string): string {
+  return join(dataDir, 'hls', String(devId), room);
+}
 
 export interface MixerStats {
   rooms: number;
@@ -32,6 +46,7 @@ export class Mixer implements MediaEngine {
     private readonly model: ConferenceModel,
     private readonly network: MediaNetwork,
     private readonly log: Logger,
+    private readonly broadcasting: BroadcastOptions = { dataDir: null, segmentSeconds: 1, windowSegments: 6 },
   ) {
     const changed = (member: Member): void => void this.rooms.get(roomKey(member.devId, member.room))?.room.update(member);
     const left = (member: Member): void => void this.leave(member);
@@ -55,11 +70,26 @@ export class Mixer implements MediaEngine {
           this.log.warn({ room: key, userId }, 'media connection failed');
           void this.model.leave(member.devId, member.room, userId, 'media-failed');
         },
-      });
+      }, this.broadcastTargets(member.devId, member.room, profile.broadcast));
       entry = { room, devId: member.devId, name: member.room };
       this.rooms.set(key, entry);
     }
     return entry.room.join(member, offer);
+  }
+
+  /** Where a room's broadcast goes, from its settings, or null when it is not broadcast. */
+  private broadcastTargets(devId: number, room: string, settings: BroadcastSettings): BroadcastTargets | null {
+    if (!broadcasts(settings)) return null;
+    const values = { room, devId };
+    const embedded = (settings.hls || settings.dash) && this.broadcasting.dataDir;
+    return {
+      rtmp: settings.rtmp && fillTemplate(settings.rtmp, values),
+      hlsDir: embedded ? hlsDirectory(this.broadcasting.dataDir!, devId, room) : null,
+      dash: settings.dash,
+      record: settings.record && fillTemplate(settings.record, values),
+      segmentSeconds: this.broadcasting.segmentSeconds,
+      windowSegments: this.broadcasting.windowSegments,
+    };
   }
 
   async leave(member: Member): Promise<void> {

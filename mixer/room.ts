@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import type { CanvasSize, Member, Profile, UserId, VideoCodec } from '../src/domain.js';
+import type { CanvasSize, Member, Profile, UserId, VideoCodec, View } from '../src/domain.js';
 import { RoomAudio } from './audio.js';
+import { Broadcast, type BroadcastTargets, type OutputState } from './broadcast.js';
 import { VideoDecoder } from './decoder.js';
 import type { Picture } from './frames.js';
 import { tileRects } from './layout.js';
@@ -46,6 +47,8 @@ export interface RoomEvents {
 }
 
 export interface RoomStats {
+  /** The state of each broadcast output (empty without a broadcast). */
+  broadcast: OutputState[];
   members: number;
   /** Video encoders running: one per distinct view, plus any being replaced. */
   videoEncoders: number;
@@ -70,11 +73,15 @@ export class Room {
   private resizeTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
+  /** The room's broadcast (RTMP, HLS, recording), started with the first member when the room has one. */
+  private broadcast: Broadcast | undefined;
+
   constructor(
     private readonly profile: Profile,
     private readonly network: MediaNetwork,
     private readonly log: Logger,
     private readonly events: RoomEvents,
+    private readonly broadcastTargets: BroadcastTargets | null = null,
   ) {
     this.audio = new RoomAudio({
       onTalking: (userId, talking) => events.onTalking(userId, talking),
@@ -87,13 +94,16 @@ export class Room {
   }
 
   stats(): RoomStats {
-    const pipelines = [...this.pipelines.values(), ...this.retiring];
+    const composed: { framesRendered: number; framesDropped: number }[] = [...this.pipelines.values(), ...this.retiring];
+    if (this.broadcast) composed.push(this.broadcast);
     return {
       members: this.participants.size,
-      videoEncoders: pipelines.length,
+      // The broadcast's encoder is one more view.
+      videoEncoders: composed.length,
       audioMixes: this.audio.encoderCount,
-      framesRendered: pipelines.reduce((sum, p) => sum + p.framesRendered, 0),
-      framesDropped: pipelines.reduce((sum, p) => sum + p.framesDropped, 0),
+      framesRendered: composed.reduce((sum, p) => sum + p.framesRendered, 0),
+      framesDropped: composed.reduce((sum, p) => sum + p.framesDropped, 0),
+      broadcast: this.broadcast?.outputStates() ?? [],
     };
   }
 
@@ -101,7 +111,7 @@ export class Room {
   ffmpegPids(): { encoders: number[]; decoders: number[] } {
     const defined = (pids: (number | undefined)[]): number[] => pids.filter((pid): pid is number => pid !== undefined);
     return {
-      encoders: defined([...this.pipelines.values(), ...this.retiring].map((p) => p.encoderPid)),
+      encoders: defined([...[...this.pipelines.values(), ...this.retiring].map((p) => p.encoderPid), this.broadcast?.encoderPid, ...(this.broadcast?.outputPids() ?? [])]),
       decoders: defined([...this.participants.values()].map((p) => p.incoming?.decoder.pid)),
     };
   }
@@ -127,6 +137,7 @@ export class Room {
       }
       this.participants.set(userId, participant);
       this.audio.add(userId, peer.audioOut, audioControls(member));
+      this.startBroadcast();
       await this.refreshViews();
       return peer.answer;
     });
@@ -153,6 +164,8 @@ export class Room {
     await this.serialize(async () => {
       this.closed = true;
       clearTimeout(this.resizeTimer);
+      this.audio.broadcastTap = undefined;
+      await this.broadcast?.close();
       for (const userId of [...this.participants.keys()]) await this.removeParticipant(userId);
       await Promise.all([...this.pipelines.values(), ...this.retiring].map((pipeline) => pipeline.close()));
       this.pipelines.clear();
@@ -239,11 +252,14 @@ export class Room {
     if (this.closed) return;
     const members = [...this.participants.values()].map((p) => p.member);
     const speakers = this.audio.speakerState;
+    if (this.broadcast && members.length > 0) this.broadcast.setView(this.broadcastView(members));
     const wanted = new Set<string>();
     for (const participant of this.participants.values()) {
       if (!participant.outbound) continue;
       const codec = participant.peer.videoCodec ?? this.profile.codec;
-      const view = viewFor(participant.member, members, speakers, { ...this.profile, codec });
+      // Viewer-only members watch what the broadcast shows.
+      const profile = participant.member.viewerOnly ? { ...this.profile, layout: this.profile.broadcast.layout } : this.profile;
+      const view = viewFor(participant.member, members, speakers, { ...profile, codec });
       const key = viewKey(view);
       wanted.add(key);
       let pipeline = this.pipelines.get(key);
@@ -260,6 +276,20 @@ export class Room {
       this.retireIfUnused(pipeline);
     }
     this.scheduleDecoderResize();
+  }
+
+  /** The broadcast's view: its layout over everyone who sends, as nobody in particular sees it. */
+  private broadcastView(members: Member[]): View {
+    const audience: Member = { ...members[0]!, userId: -1, viewerOnly: true, controls: { ...members[0]!.controls, layout: null, watch: null } };
+    return viewFor(audience, members, this.audio.speakerState, { ...this.profile, layout: this.profile.broadcast.layout, codec: 'H264' });
+  }
+
+  private startBroadcast(): void {
+    if (this.broadcast || !this.broadcastTargets || this.profile.media !== 'video') return;
+    const members = [...this.participants.values()].map((p) => p.member);
+    const broadcast = new Broadcast(this.broadcastView(members), (userId) => this.pictureOf(userId), this.broadcastTargets, this.log);
+    this.broadcast = broadcast;
+    this.audio.broadcastTap = (samples) => broadcast.writeAudio(samples);
   }
 
   /** A subscriber asked for a keyframe: replace its view's encoder (an encoder starts with one). */

@@ -76,6 +76,11 @@ const SCHEMA = {
     ice_username: text(''),
     ice_credential: text(''),
   },
+  broadcast: {
+    data_dir: text('../data'),
+    segment: integer(1, 1, 10),
+    window: integer(6, 3, 60),
+  },
   conference: {
     profiles: text('profiles.ini'),
     dialplan: text('dialplan.conf'),

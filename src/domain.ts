@@ -39,6 +39,28 @@ export interface Profile {
   maxMembers: number;
   /** An open room lets any user with a key join without an invitation. */
   open: boolean;
+  broadcast: BroadcastSettings;
+}
+
+/**
+ * Where a room is broadcast to viewers who are not in it. Templates may use ${conference_name}, ${dev_id}
+ * and ${time}.
+ */
+export interface BroadcastSettings {
+  /** The view broadcast: by default a grid of everyone. Viewer-only members see it too. */
+  layout: LayoutName;
+  /** Push H.264 + AAC in FLV to this rtmp:// or rtmps:// URL. */
+  rtmp: string | null;
+  /** Write HLS (and DASH) for the embedded player at /hls/<dev_id>/<room>/. */
+  hls: boolean;
+  dash: boolean;
+  /** Record to this MP4 file. */
+  record: string | null;
+}
+
+/** True when a room with these settings is broadcast anywhere. */
+export function broadcasts(settings: BroadcastSettings): boolean {
+  return settings.rtmp !== null || settings.hls || settings.dash || settings.record !== null;
 }
 
 /** A row of the `conference` table: user `userId` is invited to `room`. */
@@ -142,4 +164,37 @@ export interface SipCallPayload {
 /** The key that identifies a room across layers: CppComet's `<dev_id>*<room>`. */
 export function roomKey(devId: DevId, room: RoomName): string {
   return `${devId}*${room}`;
+}
+
+// ---- messaging (comet pipes and personal messages) --------------------------------------------------
+
+/** A comet channel name ("pipe"): 3-64 characters of A-Za-z0-9_-, unique within a dev_id. */
+export type PipeName = string;
+
+/** A personal message waiting for its offline user (a row of `users_messages`). */
+export interface QueuedMessage {
+  devId: DevId;
+  userId: UserId;
+  /** A uuid: the `index` column, as CppComet showed it. */
+  id: string;
+  event: string;
+  /** The text the browser gets as `data` (an object's JSON, for invitations). */
+  message: string;
+  queuedAt: number;
+  expiresAt: number;
+}
+
+/** A message kept in a pipe's history (a row of `pipes_messages`). */
+export interface PipeMessage {
+  devId: DevId;
+  pipe: PipeName;
+  /** A uuid. */
+  id: string;
+  time: number;
+  event: string;
+  message: string;
+  /** The browser user who sent it with web_pipe2; 0 for the backend or a hidden sender. */
+  userId: UserId;
+  /** trust_ pipes keep messages for a while; null: kept until trimmed. */
+  expiresAt: number | null;
 }

@@ -66,6 +66,22 @@ export class Metrics {
         this.set(rate.perSecond());
       },
     });
+    const viewers = this.hlsViewers;
+    new Gauge({
+      name: 'cometmcu_hls_viewers',
+      help: 'Viewers of the embedded HLS/DASH (clients that fetched the playlist in the last 10 s), by room',
+      labelNames: ['room'],
+      registers,
+      collect() {
+        this.reset();
+        const since = Date.now() - 10_000;
+        for (const [room, clients] of viewers) {
+          for (const [client, at] of clients) if (at < since) clients.delete(client);
+          if (clients.size === 0) viewers.delete(room);
+          else this.set({ room }, clients.size);
+        }
+      },
+    });
     const countsGauge = (name: string, help: string, pick: (counts: Awaited<ReturnType<ConferenceModel['counts']>>) => number): void => {
       new Gauge({
         name,
@@ -80,6 +96,19 @@ export class Metrics {
     countsGauge('cometmcu_members', 'Members in rooms', (c) => c.members);
     countsGauge('cometmcu_invitations', 'Invitations (rows of the conference table)', (c) => c.invitations);
     countsGauge('cometmcu_user_keys', 'Users with a key (rows of users_auth)', (c) => c.keys);
+  }
+
+  /** Clients that fetched a room's playlist in the last 10 s, by room (`<dev_id>*<room>`). */
+  private readonly hlsViewers = new Map<string, Map<string, number>>();
+
+  /** Counts a viewer of the embedded HLS/DASH when they fetch a playlist (players do every segment). */
+  noteHlsRequest(path: string, client: string): void {
+    const match = /^\/hls\/(\d+)\/([^/]+)\/index\.(m3u8|mpd)$/.exec(path);
+    if (!match) return;
+    const room = `${match[1]}*${match[2]}`;
+    const clients = this.hlsViewers.get(room) ?? new Map<string, number>();
+    clients.set(client, Date.now());
+    this.hlsViewers.set(room, clients);
   }
 
   /** Media figures, read from the mixer when scraped. */

@@ -5,6 +5,8 @@ import { LAYOUT_NAMES, type LayoutName, type Profile, type VideoCodec } from './
 
 const PROFILE_NAME = /^[0-9A-Za-z\-_]{1,32}$/;
 const KEYS = ['media', 'canvas', 'fps', 'codec', 'bitrate', 'layout', 'max_members', 'open'] as const;
+/** Broadcast keys are optional: a profile without them does not broadcast. */
+const BROADCAST_KEYS = ['broadcast_layout', 'rtmp', 'hls', 'dash', 'record'] as const;
 
 /** Reads conf/profiles.ini: one section per profile, every key required, so a profile never half-inherits. */
 export function loadProfiles(file: string): Map<string, Profile> {
@@ -26,10 +28,11 @@ export function loadProfiles(file: string): Map<string, Profile> {
 
 function parseProfile(name: string, section: Record<string, unknown>, where: string): Profile {
   for (const key of Object.keys(section)) {
-    if (!(KEYS as readonly string[]).includes(key)) throw new ConfigError(`${where}: unknown key "${key}"`);
+    if (![...KEYS, ...BROADCAST_KEYS].includes(key as never)) throw new ConfigError(`${where}: unknown key "${key}"`);
   }
-  const get = (key: (typeof KEYS)[number]): string => {
-    const value = section[key];
+  type Key = (typeof KEYS)[number] | (typeof BROADCAST_KEYS)[number];
+  const get = (key: Key, fallback?: string): string => {
+    const value = section[key] ?? fallback;
     if (value === undefined) throw new ConfigError(`${where}: missing key "${key}"`);
     return String(value).trim();
   };
@@ -40,8 +43,8 @@ function parseProfile(name: string, section: Record<string, unknown>, where: str
     }
     return value;
   };
-  const choose = <T extends string>(key: (typeof KEYS)[number], allowed: readonly T[]): T => {
-    const value = get(key) as T;
+  const choose = <T extends string>(key: Key, allowed: readonly T[], fallback?: T): T => {
+    const value = get(key, fallback) as T;
     if (!allowed.includes(value)) throw new ConfigError(`${where}: ${key} must be one of ${allowed.join(', ')}`);
     return value;
   };
@@ -59,5 +62,18 @@ function parseProfile(name: string, section: Record<string, unknown>, where: str
     layout: choose<LayoutName>('layout', LAYOUT_NAMES),
     maxMembers: int('max_members', 1, 1000),
     open: choose('open', ['true', 'false'] as const) === 'true',
+    broadcast: {
+      layout: choose<LayoutName>('broadcast_layout', LAYOUT_NAMES, 'grid'),
+      rtmp: urlOrNull(get('rtmp', ''), /^rtmps?:\/\//, `${where}: rtmp must be an rtmp:// or rtmps:// URL`),
+      hls: choose('hls', ['on', 'off'] as const, 'off') === 'on',
+      dash: choose('dash', ['on', 'off'] as const, 'off') === 'on',
+      record: urlOrNull(get('record', ''), /^\//, `${where}: record must be an absolute file path`),
+    },
   };
+}
+
+function urlOrNull(value: string, pattern: RegExp, error: string): string | null {
+  if (value === '') return null;
+  if (!pattern.test(value)) throw new ConfigError(error);
+  return value;
 }

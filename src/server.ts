@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CometQLServer } from '../cometql/server.js';
 import { Executor } from '../cometql/executor.js';
@@ -98,7 +99,14 @@ export async function startServer(
     iceServers: iceServers(config),
     onConnectionCountChange: (count) => metrics.cometConnections.set(count),
   });
-  const mixer = media ? undefined : new Mixer(model, mediaNetwork(config), log.child({ module: 'mixer' }));
+  const dataDir = configPath(config, config.broadcast.data_dir);
+  const mixer = media
+    ? undefined
+    : new Mixer(model, mediaNetwork(config), log.child({ module: 'mixer' }), {
+        dataDir,
+        segmentSeconds: config.broadcast.segment,
+        windowSegments: config.broadcast.window,
+      });
   const sip = new SipServer(http, {
     model,
     media: media ?? mixer!,
@@ -130,6 +138,12 @@ export async function startServer(
     sendText(response, 200, await browserLibrary, 'text/javascript; charset=utf-8');
   });
   http.get('/examples/', (_request, response, url) => serveStatic(response, EXAMPLES_DIR, '/examples/', url.pathname));
+  // The embedded HLS/DASH of broadcasting rooms; playlist requests count the viewers.
+  const hlsRoot = join(dataDir, 'hls');
+  http.get('/hls/', (request, response, url) => {
+    metrics.noteHlsRequest(url.pathname, `${request.socket.remoteAddress} ${request.headers['user-agent'] ?? ''}`);
+    return serveStatic(response, hlsRoot, '/hls/', url.pathname, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' });
+  });
   http.get('/metrics', async (_request, response) => {
     sendText(response, 200, await metrics.registry.metrics(), metrics.registry.contentType);
   });

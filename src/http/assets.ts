@@ -26,6 +26,11 @@ export function bundleBrowserLibrary(): Promise<string> {
 }
 
 const TYPES: Record<string, string> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.ts': 'video/mp2t',
+  '.mpd': 'application/dash+xml',
+  '.m4s': 'video/iso.segment',
+  '.mp4': 'video/mp4',
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -34,7 +39,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** Serves a file below `dir` for a URL path below `prefix`; nothing outside `dir` is reachable. */
-export async function serveStatic(response: ServerResponse, dir: string, prefix: string, path: string): Promise<void> {
+export async function serveStatic(response: ServerResponse, dir: string, prefix: string, path: string, headers: Record<string, string> = {}): Promise<void> {
   let relative = decodeURIComponent(path.slice(prefix.length)) || 'index.html';
   if (relative.endsWith('/')) relative += 'index.html';
   const file = normalize(join(dir, relative));
@@ -44,7 +49,7 @@ export async function serveStatic(response: ServerResponse, dir: string, prefix:
   }
   try {
     const body = await readFile(file);
-    response.writeHead(200, { 'Content-Type': TYPES[extname(file)]!, 'Content-Length': body.length });
+    response.writeHead(200, { 'Content-Type': TYPES[extname(file)]!, 'Content-Length': body.length, ...headers });
     response.end(body);
   } catch {
     sendText(response, 404, 'not found\n');

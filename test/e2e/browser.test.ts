@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { tileRects } from '../../mixer/layout.js';
 import { runPhp, startTestServer, type TestServer } from '../helpers/server.js';
-import { nearestName } from '../mixer/palette.js';
+import { nearestName } from '../mixer/signals.js';
 
 /**
  * The whole path in real headless Chromium: PHP (mysqli) gives keys and invites, the example page logs in

@@ -15,7 +15,7 @@ import { H264Depacketizer, Vp8Depacketizer } from '../../mixer/rtp/depacketizer.
 import { ReorderBuffer } from '../../mixer/rtp/reorder.js';
 import type { CanvasSize, LayoutName, VideoCodec } from '../../src/domain.js';
 import { createLogger } from '../../src/log.js';
-import { nearestName, PALETTE, yuvOf } from './palette.js';
+import { nearestName, PALETTE, tonePower, yuvOf } from './signals.js';
 import { FlippingSource, replaySource, type Source } from './sources.js';
 
 // A CommonJS module: its classes come off the default export under Node's ESM loader.
@@ -57,19 +57,6 @@ function colourAt(picture: Picture, x: number, y: number): string {
     data[width * height + (width * height) / 4 + (y >> 1) * (width >> 1) + (x >> 1)]!,
   ];
   return nearestName(pixel, CANDIDATES);
-}
-
-/** Goertzel power of one frequency, normalised to the signal length. */
-function tonePower(samples: Int16Array, frequency: number, sampleRate = 48_000): number {
-  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
-  let previous = 0;
-  let beforePrevious = 0;
-  for (const sample of samples) {
-    const current = sample / 32768 + coefficient * previous - beforePrevious;
-    beforePrevious = previous;
-    previous = current;
-  }
-  return (previous ** 2 + beforePrevious ** 2 - coefficient * previous * beforePrevious) / Math.max(1, samples.length);
 }
 
 const log = createLogger('silent');

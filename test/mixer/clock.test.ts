@@ -10,4 +10,16 @@ describe('fixed-rate ticks', () => {
     expect(ticks).toBeGreaterThanOrEqual(29);
     expect(ticks).toBeLessThanOrEqual(32);
   });
+
+  it('skips the slots a busy process missed, or catches them up when asked', async () => {
+    const counts = { skip: 0, catchUp: 0 };
+    const stops = [fixedRate(20, () => counts.skip++), fixedRate(20, () => counts.catchUp++, { catchUp: true })];
+    const busyUntil = performance.now() + 200;
+    while (performance.now() < busyUntil); // the event loop is blocked for 200 ms
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stops.forEach((stop) => stop());
+    // 500 ms at 20 ms: 25 slots (+1 at the start). Skipping loses the 10 blocked ones; catching up does not.
+    expect(counts.skip).toBeLessThanOrEqual(19);
+    expect(counts.catchUp).toBeGreaterThanOrEqual(24);
+  });
 });

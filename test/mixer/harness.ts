@@ -12,7 +12,7 @@ import { createLogger } from '../../src/log.js';
 import type { Member } from '../../src/domain.js';
 import { loadProfiles } from '../../src/profiles.js';
 import type { BrowserCommands, BrowserOptions } from './browsers.js';
-import type { PALETTE } from './palette.js';
+import type { PALETTE } from './signals.js';
 
 export const CANVAS = { width: 640, height: 360 };
 export const FPS = 15;
@@ -27,6 +27,8 @@ export function testProfilesFile(codec: 'VP8' | 'H264' = 'VP8'): string {
 }
 
 export type MixerWorld = ReturnType<typeof newMixerWorld>;
+/** What members join through: the model admits, the mixer answers. */
+export type Conferencing = Pick<MixerWorld, 'model' | 'mixer'>;
 
 /** The server side: a model and a mixer on loopback, as startServer builds them. */
 export function newMixerWorld(profilesFile = testProfilesFile()) {
@@ -106,13 +108,13 @@ export class BrowserFleet {
   }
 
   /** Admission by the model (as SIP does), the mixer's answer, then media. */
-  async connect(world: MixerWorld, options: JoinOptions, offer: string): Promise<Member> {
+  async connect(world: Conferencing, options: JoinOptions, offer: string): Promise<Member> {
     const member = await world.model.join({ devId: 0, room: options.room ?? 'r', userId: options.userId, profile: options.profile ?? 'grid' });
     await this.call('answer', options.userId, await world.mixer.join(member, offer));
     return member;
   }
 
-  async join(world: MixerWorld, options: JoinOptions): Promise<Member> {
+  async join(world: Conferencing, options: JoinOptions): Promise<Member> {
     return this.connect(world, options, await this.offer(options));
   }
 

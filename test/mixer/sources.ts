@@ -13,7 +13,7 @@ import type { MediaStreamTrack } from 'werift';
 import { fixedRate } from '../../mixer/clock.js';
 import { buildRtp } from '../../mixer/rtp/packet.js';
 import type { CanvasSize } from '../../src/domain.js';
-import { yuvOf } from './palette.js';
+import { yuvOf } from './signals.js';
 
 const { OpusEncoder } = opus;
 const CLIP_DIR = join(tmpdir(), 'cometmcu-clips');

@@ -1,3 +1,4 @@
+/** Known colours and tones that test members send, and how to recognise them in what comes back. */
 /** The colours test members send, by name. */
 export const PALETTE: Record<string, [number, number, number]> = {
   red: [255, 0, 0],
@@ -26,3 +27,17 @@ export function nearestName(colour: readonly number[], candidates: readonly (rea
   }
   return best;
 }
+
+/** Goertzel power of one frequency, normalised to the signal length. */
+export function tonePower(samples: Int16Array, frequency: number, sampleRate = 48_000): number {
+  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
+  let previous = 0;
+  let beforePrevious = 0;
+  for (const sample of samples) {
+    const current = sample / 32768 + coefficient * previous - beforePrevious;
+    beforePrevious = previous;
+    previous = current;
+  }
+  return (previous ** 2 + beforePrevious ** 2 - coefficient * previous * beforePrevious) / Math.max(1, samples.length);
+}
+

@@ -1,0 +1,192 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { View } from '../src/domain.js';
+import { Compositor, type PictureSource } from './compositor.js';
+import { SupervisedFfmpeg } from './ffmpeg.js';
+import { canvasInputArgs } from './pipeline.js';
+
+/** Where one room's broadcast goes (templates already filled in). */
+export interface BroadcastTargets {
+  rtmp: string | null;
+  /** Folder of the embedded HLS (index.m3u8) and DASH (index.mpd) output. */
+  hlsDir: string | null;
+  dash: boolean;
+  record: string | null;
+  /** Segment length of HLS and DASH, seconds. */
+  segmentSeconds: number;
+  /** Segments kept in the playlists. */
+  windowSegments: number;
+}
+
+export interface OutputState {
+  kind: 'rtmp' | 'hls' | 'dash' | 'record';
+  target: string;
+  /** Running and fed right now (an RTMP push being retried is not). */
+  running: boolean;
+  restarts: number;
+}
+
+/** A consumer of the encoded stream stops being fed when this much is waiting: it is stuck or gone. */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+/**
+ * One room's broadcast: a compositor of the broadcast view and the full audio mix, encoded once into
+ * H.264 + AAC (MPEG-TS), then copied by one small FFmpeg per output: the RTMP push, the embedded HLS and
+ * DASH, the recording. An output that fails (an RTMP server going away) is restarted with backoff on its
+ * own; the encoder and the other outputs go on. A new view (someone joins) swaps the compositor only:
+ * the stream stays one stream.
+ */
+export class Broadcast {
+  private compositor: Compositor;
+  private readonly encoder: SupervisedFfmpeg;
+  private audio: Writable | undefined;
+  private readonly outputs: BroadcastOutput[] = [];
+
+  constructor(
+    view: View,
+    private readonly pictures: PictureSource,
+    readonly targets: BroadcastTargets,
+    private readonly log: Logger,
+  ) {
+    this.compositor = new Compositor(view, pictures);
+    const gop = String(view.fps); // a keyframe a second: segments of 1 s can start on one
+    this.encoder = new SupervisedFfmpeg({
+      name: 'broadcast encoder',
+      log,
+      args: [
+        // Video on the wall clock (the compositor skips frames when the encoder is behind; cfr fills them in);
+        // audio on its sample count, since the mix produces every 20 ms without fail.
+        '-use_wallclock_as_timestamps', '1', ...canvasInputArgs(view),
+        '-f', 's16le', '-ar', '48000', '-ac', '1', '-i', 'pipe:3',
+        '-fps_mode', 'cfr', '-r', String(view.fps),
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
+        '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-b:v', `${Math.max(view.videoBitrateKbps, 300)}k`, '-threads', '1',
+        '-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '1',
+        '-f', 'mpegts', '-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', 'pipe:1',
+      ],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      onStart: (child) => {
+        this.compositor.output = child.stdin as Writable;
+        this.audio = child.stdio[3] as Writable;
+        (child.stdout as Readable).on('data', (chunk: Buffer) => this.fanOut(chunk));
+      },
+    });
+    const add = (kind: OutputState['kind'], target: string, args: string[]): void => void this.outputs.push(new BroadcastOutput(kind, target, args, log));
+    if (targets.rtmp) add('rtmp', targets.rtmp, ['-bsf:a', 'aac_adtstoasc', '-f', 'flv', '-flvflags', 'no_duration_filesize', targets.rtmp]);
+    if (targets.hlsDir) {
+      prepareDir(targets.hlsDir);
+      add('hls', `${targets.hlsDir}/index.m3u8`, [
+        '-f', 'hls', '-hls_time', String(targets.segmentSeconds), '-hls_list_size', String(targets.windowSegments),
+        '-hls_flags', 'delete_segments+independent_segments+omit_endlist+temp_file', '-hls_start_number_source', 'epoch',
+        '-hls_segment_filename', `${targets.hlsDir}/segment-%d.ts`, `${targets.hlsDir}/index.m3u8`,
+      ]);
+    }
+    if (targets.hlsDir && targets.dash) {
+      add('dash', `${targets.hlsDir}/index.mpd`, [
+        // MPEG-TS tags H.264 as 0x1b; MP4 fragments want avc1/mp4a.
+        '-tag:v', 'avc1', '-tag:a', 'mp4a', '-bsf:a', 'aac_adtstoasc', '-f', 'dash', '-seg_duration', String(targets.segmentSeconds), '-window_size', String(targets.windowSegments),
+        '-extra_window_size', '2', '-streaming', '1', '-remove_at_exit', '1', '-use_template', '1', '-use_timeline', '0',
+        '-init_seg_name', 'dash-init-$RepresentationID$.m4s', '-media_seg_name', 'dash-$RepresentationID$-$Number$.m4s',
+        `${targets.hlsDir}/index.mpd`,
+      ]);
+    }
+    if (targets.record) {
+      mkdirSync(dirname(targets.record), { recursive: true });
+      // Fragmented MP4: playable to the last fragment even if the process is killed.
+      add('record', targets.record, ['-bsf:a', 'aac_adtstoasc', '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-y', targets.record]);
+    }
+  }
+
+  /** A new broadcast view (members joined or left): same encoder, new compositor. */
+  setView(view: View): void {
+    const previous = this.compositor;
+    this.compositor = new Compositor(view, this.pictures);
+    this.compositor.output = previous.output;
+    previous.stop();
+  }
+
+  /** 20 ms of the full mix (everyone), 48 kHz mono. */
+  writeAudio(samples: Int16Array): void {
+    const audio = this.audio;
+    if (!audio || audio.writableLength > MAX_PENDING_BYTES) return;
+    audio.write(Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength));
+  }
+
+  get encoderPid(): number | undefined {
+    return this.encoder.pid;
+  }
+
+  get framesRendered(): number {
+    return this.compositor.framesRendered;
+  }
+
+  get framesDropped(): number {
+    return this.compositor.framesDropped;
+  }
+
+  outputStates(): OutputState[] {
+    return this.outputs.map((output) => output.state());
+  }
+
+  outputPids(): number[] {
+    return this.outputs.map((output) => output.ffmpeg.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
+  /** Stops the encoder first, so the outputs see the end of the stream and finish their files. */
+  async close(): Promise<void> {
+    this.compositor.stop();
+    await this.encoder.stop(3000);
+    for (const output of this.outputs) output.stdin?.end();
+    await Promise.all(this.outputs.map((output) => output.ffmpeg.stop(5000)));
+  }
+
+  private fanOut(chunk: Buffer): void {
+    for (const output of this.outputs) {
+      if (output.stdin && output.stdin.writableLength < MAX_PENDING_BYTES) output.stdin.write(chunk);
+    }
+  }
+}
+
+/** One copy of the encoded stream into a target, restarted with backoff when it fails. */
+class BroadcastOutput {
+  stdin: Writable | undefined;
+  readonly ffmpeg: SupervisedFfmpeg;
+
+  constructor(
+    readonly kind: OutputState['kind'],
+    readonly target: string,
+    args: string[],
+    log: Logger,
+  ) {
+    this.ffmpeg = new SupervisedFfmpeg({
+      name: `broadcast ${kind}`,
+      log,
+      args: ['-f', 'mpegts', '-i', 'pipe:0', '-c', 'copy', '-map', '0', ...args],
+      stdio: ['pipe', 'ignore', 'pipe'],
+      onStart: (child) => {
+        this.stdin = child.stdin as Writable;
+        child.once('exit', () => (this.stdin = undefined));
+      },
+    });
+  }
+
+  state(): OutputState {
+    return { kind: this.kind, target: this.target, running: this.stdin !== undefined, restarts: this.ffmpeg.restarts };
+  }
+}
+
+/** A fresh folder for the embedded HLS/DASH of a room: old segments would confuse players. */
+function prepareDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
+
+/** Fills ${conference_name}, ${dev_id} and ${time} (UTC, 20260102-150405) in a broadcast target. */
+export function fillTemplate(template: string, values: { room: string; devId: number; now?: Date }): string {
+  const time = (values.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return template.replace(/\$\{(conference_name|dev_id|time)\}/g, (_, name: string) =>
+    name === 'conference_name' ? values.room : name === 'dev_id' ? String(values.devId) : time,
+  );
+}

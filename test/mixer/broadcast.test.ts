@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { tileRects } from '../../mixer/layout.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { BrowserFleet, eventually, FPS, sleep, type Conferencing } from './harness.js';
+import { nearestName, PALETTE, tonePower } from './signals.js';
+
+/**
+ * Broadcasting a conference of two synthetic members (red 400 Hz, blue 600 Hz): pushed over RTMP to a real
+ * nginx with libnginx-mod-rtmp writing HLS, the server's own HLS and DASH, and a recording. The media that
+ * comes out is decoded and checked: both colours in their tiles, both tones in the sound.
+ */
+
+const exec = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'cometmcu-broadcast-'));
+const CANVAS = { width: 640, height: 360 };
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** nginx with the RTMP module, on loopback ports, writing HLS of every stream it receives. */
+class Nginx {
+  private process: ChildProcess | undefined;
+  readonly hlsDir = join(dir, 'nginx-hls');
+  private readonly conf = join(dir, 'nginx.conf');
+
+  constructor(readonly rtmpPort: number) {
+    mkdirSync(this.hlsDir, { recursive: true });
+    writeFileSync(
+      this.conf,
+      `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+user root;
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 64; }
+rtmp {
+  server {
+    listen 127.0.0.1:${rtmpPort};
+    application live {
+      live on;
+      record off;
+      hls on;
+      hls_path ${this.hlsDir};
+      hls_fragment 1s;
+      hls_playlist_length 6s;
+    }
+  }
+}
+`,
+    );
+  }
+
+  async start(): Promise<void> {
+    this.process = spawn('nginx', ['-c', this.conf, '-p', dir], { stdio: 'ignore' });
+    await sleep(300);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.process || this.process.exitCode !== null) return;
+    const exited = once(this.process, 'exit');
+    this.process.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** The first frame of a media file or URL (or the one `seek` seconds in) as RGB, and its audio as 48 kHz mono. */
+async function decode(input: string, seek = 0): Promise<{ frame: Buffer; audio: Int16Array }> {
+  const video = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-frames:v', '1', '-vf', `scale=${CANVAS.width}:${CANVAS.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  // At most 2 s of sound: a live DASH manifest never ends.
+  const sound = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-vn', '-t', '2', '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  const audio = sound.stdout as unknown as Buffer;
+  return { frame: video.stdout as unknown as Buffer, audio: new Int16Array(audio.buffer, audio.byteOffset, Math.floor(audio.length / 2)) };
+}
+
+/** Colour names at the top fifth of each tile of a grid of 2. */
+function tiles(frame: Buffer): string[] {
+  const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]] as [string, number[]][];
+  return tileRects('grid', 2, CANVAS).map((rect) => {
+    const x = rect.x + Math.floor(rect.width / 2);
+    const y = rect.y + Math.floor(rect.height / 5);
+    const offset = (y * CANVAS.width + x) * 3;
+    return nearestName([frame[offset]!, frame[offset + 1]!, frame[offset + 2]!], candidates);
+  });
+}
+
+function expectBothMembers(media: { frame: Buffer; audio: Int16Array }): void {
+  expect(tiles(media.frame)).toEqual(['red', 'blue']);
+  const quiet = tonePower(media.audio, 1700);
+  expect(tonePower(media.audio, 400)).toBeGreaterThan(100 * Math.max(quiet, 1e-9));
+  expect(tonePower(media.audio, 600)).toBeGreaterThan(100 * Math.max(quiet, 1e-9));
+}
+
+/** The newest complete segment of a playlist (the last one listed). */
+function lastSegment(playlist: string): string {
+  const lines = playlist.split('\n').filter((line) => line && !line.startsWith('#'));
+  return lines.at(-1)!;
+}
+
+describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
+  let server: TestServer;
+  let world: Conferencing;
+  let nginx: Nginx;
+  const fleet = new BrowserFleet(0, CANVAS, FPS);
+  const recordDir = join(dir, 'records');
+  const startedAt = Date.now();
+
+  beforeAll(async () => {
+    nginx = new Nginx(await freePort());
+    await nginx.start();
+    const profiles = join(dir, 'profiles.ini');
+    writeFileSync(
+      profiles,
+      `[show]\nmedia = video\ncanvas = ${CANVAS.width}x${CANVAS.height}\nfps = ${FPS}\ncodec = VP8\nbitrate = 500\nlayout = grid\nmax_members = 16\nopen = true\n` +
+        `rtmp = rtmp://127.0.0.1:${nginx.rtmpPort}/live/\${conference_name}\nhls = on\ndash = on\nrecord = ${recordDir}/\${conference_name}-\${time}.mp4\n`,
+    );
+    server = await startTestServer({
+      COMET_CONFERENCE_PROFILES: profiles,
+      COMET_BROADCAST_DATA_DIR: join(dir, 'data'),
+      COMET_MEDIA_ADDRESSES: '127.0.0.1',
+      COMET_MEDIA_ADDRESSES_ONLY: 'true',
+    });
+    world = { model: server.model, mixer: server.mixer! };
+    await fleet.join(world, { userId: 1, colour: 'red', tone: 400, volume: 0.3, room: 'show', profile: 'show' });
+    await fleet.join(world, { userId: 2, colour: 'blue', tone: 600, volume: 0.3, room: 'show', profile: 'show' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await fleet.close();
+    await server?.close();
+    await nginx?.stop();
+  });
+
+  it('pushes to nginx-rtmp, whose HLS shows both members and plays both tones', async () => {
+    const playlist = join(nginx.hlsDir, 'show.m3u8');
+    await eventually(() => expect(existsSync(playlist)).toBe(true), 20_000);
+    await eventually(async () => expectBothMembers(await decode(join(nginx.hlsDir, lastSegment(readFileSync(playlist, 'utf8'))))), 15_000);
+    // The broadcast encoder is one more view.
+    expect(server.mixer!.stats().videoEncoders).toBe(2);
+  });
+
+  it('serves its own HLS and DASH with both members, and counts the viewers', async () => {
+    const base = `http://127.0.0.1:${server.httpPort}/hls/0/show`;
+    await eventually(async () => {
+      const playlist = await (await fetch(`${base}/index.m3u8`)).text();
+      expectBothMembers(await decode(`${base}/${lastSegment(playlist)}`));
+    }, 20_000);
+    await eventually(async () => expectBothMembers(await decode(`${base}/index.mpd`)), 20_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    // Two players fetched a playlist: this test's HLS reads and FFmpeg's DASH read.
+    expect(metrics).toMatch(/cometmcu_hls_viewers\{room="0\*show"\} 2\n/);
+  }, 60_000);
+
+  it('resumes the RTMP push after nginx is away for 5 s, and the conference never stalls', async () => {
+    const playlist = join(nginx.hlsDir, 'show.m3u8');
+    await nginx.stop();
+    const from = Date.now();
+    await sleep(5000);
+    const restartedAt = Date.now();
+    await nginx.start();
+    await sleep(3000);
+    // The members kept their frame rate all along.
+    for (const userId of [1, 2]) {
+      const { count } = await fleet.call('frames', userId, from, Date.now());
+      expect(count, `member ${userId}`).toBeGreaterThanOrEqual(0.9 * FPS * ((Date.now() - from) / 1000));
+    }
+    // nginx receives the push again: new segments, with both members.
+    await eventually(() => {
+      const fresh = readdirSync(nginx.hlsDir).filter((file) => file.endsWith('.ts'));
+      expect(fresh.length).toBeGreaterThan(0);
+      expect(readFileSync(playlist, 'utf8')).toContain('.ts');
+    }, 15_000);
+    await eventually(async () => expectBothMembers(await decode(join(nginx.hlsDir, lastSegment(readFileSync(playlist, 'utf8'))))), 15_000);
+    const rtmp = server.mixer!.stats().perRoom[0]!.broadcast.find((output) => output.kind === 'rtmp')!;
+    expect(rtmp.restarts).toBeGreaterThan(0);
+    expect(restartedAt).toBeGreaterThan(from);
+  }, 60_000);
+
+  it('records a playable file as long as the conference', async () => {
+    await world.model.leave(0, 'show', 1, 'hangup');
+    await world.model.leave(0, 'show', 2, 'hangup');
+    await eventually(() => expect(server.mixer!.stats().rooms).toBe(0), 15_000);
+    const [file] = readdirSync(recordDir).filter((name) => /^show-\d{8}-\d{6}\.mp4$/.test(name));
+    expect(file).toBeDefined();
+    const { stdout } = await exec('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', join(recordDir, file!)]);
+    const duration = Number(stdout.trim());
+    const conference = (Date.now() - startedAt) / 1000;
+    console.log(`recording: ${duration.toFixed(1)} s for a conference of ${conference.toFixed(1)} s`);
+    expect(duration).toBeGreaterThan(conference - 6);
+    expect(duration).toBeLessThanOrEqual(conference + 1);
+    // From 10 s in: at its very start the members' first pictures had not arrived yet.
+    expectBothMembers(await decode(join(recordDir, file!), 10));
+  }, 30_000);
+});
