@@ -128,6 +128,28 @@ export function parseUri(text: string): SipUri {
   return { scheme: scheme.toLowerCase() as 'sip' | 'sips', user, ...parseHostPort(hostPort), params: parseParams(params), raw };
 }
 
+/** URI parameters that, present in one URI only, make two URIs differ (RFC 3261 19.1.4). */
+const DEFAULTED_URI_PARAMS = new Set(['user', 'ttl', 'method', 'maddr', 'transport']);
+
+/**
+ * RFC 3261 19.1.4: whether two SIP URIs are equivalent. The user compares exactly, the host and parameter
+ * values case-insensitively; a parameter in one URI only is ignored unless it is one of those above, so
+ * JsSIP's INVITE Contact (with `;ob`) is the Contact it registers (without).
+ */
+export function sameUri(a: SipUri, b: SipUri): boolean {
+  if (a.scheme !== b.scheme || a.user !== b.user || a.host.toLowerCase() !== b.host.toLowerCase() || a.port !== b.port) return false;
+  for (const name of new Set([...a.params.keys(), ...b.params.keys()])) {
+    const left = a.params.get(name);
+    const right = b.params.get(name);
+    if (left === undefined || right === undefined) {
+      if (DEFAULTED_URI_PARAMS.has(name)) return false;
+    } else if (left?.toLowerCase() !== right?.toLowerCase()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 export function parseNameAddr(text: string): NameAddr {
   const trimmed = text.trim();
   const open = indexOutsideQuotes(trimmed, '<');

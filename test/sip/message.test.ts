@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatNameAddr, parseNameAddr, parseUri, parseVia } from '../../src/sip/headers.js';
+import { formatNameAddr, parseNameAddr, parseUri, parseVia, sameUri } from '../../src/sip/headers.js';
 import { formatReply, parseMessage, SipParseError, tagOf, type SipRequest } from '../../src/sip/message.js';
 
 const crlf = (lines: string[]): string => lines.join('\r\n');
@@ -265,6 +265,16 @@ describe('SIP header grammar', () => {
     expect(bare.uri.params.size).toBe(0);
     expect(formatNameAddr(quoted)).toBe('"Doe, \\"J\\"" <sip:j@example.com;transport=ws>;tag=9');
     expect(() => parseNameAddr('<sip:j@example.com')).toThrow(/missing ">"/);
+  });
+
+  it('compares URIs as RFC 3261 19.1.4 does: host and parameter values in any case, most one-sided parameters ignored', () => {
+    const same = (a: string, b: string) => sameUri(parseUri(a), parseUri(b));
+    expect(same('sip:xyz@Abc.invalid;transport=ws;ob', 'sip:xyz@abc.invalid;transport=WS')).toBe(true);
+    expect(same('sip:xyz@abc.invalid;transport=ws', 'sip:xyz@abc.invalid')).toBe(false);
+    expect(same('sip:xyz@abc.invalid;lr=1', 'sip:xyz@abc.invalid;lr=2')).toBe(false);
+    expect(same('sip:XYZ@abc.invalid', 'sip:xyz@abc.invalid')).toBe(false);
+    expect(same('sip:xyz@abc.invalid:5060', 'sip:xyz@abc.invalid')).toBe(false);
+    expect(same('sips:xyz@abc.invalid', 'sip:xyz@abc.invalid')).toBe(false);
   });
 
   it('rejects a Via that is not SIP/2.0', () => {
