@@ -1,7 +1,8 @@
 /**
  * The user agent server for conference calls: an INVITE is authenticated, routed by the dialplan, admitted
  * by the conference model and given its media leg by the media engine; the dialog then lives until the
- * browser sends BYE, its socket closes, or the model puts the member out (we send BYE with a Reason).
+ * browser sends BYE, the model puts the member out (we send BYE with a Reason), or its socket closes and the
+ * browser does not register again from a new one within the grace period.
  */
 import type { Logger } from 'pino';
 import { ConferenceError, type ConferenceErrorKind, type ConferenceModel } from '../conference/model.js';
@@ -10,7 +11,7 @@ import { roomKey, type DevId, type LeaveReason, type Member, type RoomName, type
 import { hangupCauseToSip, type Dialplan, type SipStatus } from '../../dialplan/index.js';
 import type { SipIdentity } from './auth.js';
 import { CAPABILITY_HEADERS, SERVER_HEADER } from './capabilities.js';
-import { parseNameAddr, SipSyntaxError, type NameAddr } from './headers.js';
+import { parseNameAddr, sameUri, SipSyntaxError, type NameAddr, type SipUri } from './headers.js';
 import { contentType, formatRequest, newBranch, tagOf, type HeaderList, type SipRequest } from './message.js';
 import { sameMediaSession } from './sdp.js';
 import type { ClientTransactions, ServerTransaction } from './transactions.js';
@@ -43,7 +44,8 @@ const ACK_TIMEOUT_MS = 32_000;
 const DTMF_TYPES = new Set(['application/dtmf-relay', 'application/dtmf']);
 
 interface Call {
-  readonly flow: Flow;
+  /** The socket requests in the dialog go out on; it changes when the browser registers from another one. */
+  flow: Flow;
   readonly callId: string;
   readonly localTag: string;
   readonly remoteTag: string;
@@ -51,8 +53,8 @@ interface Call {
   readonly remoteAddress: string;
   /** Their To with our tag: the From of requests we send. */
   readonly localAddress: string;
-  /** Their Contact: the Request-URI of requests we send. */
-  readonly remoteTarget: string;
+  /** Their Contact: the Request-URI of requests we send, and how their browser is known when it comes back. */
+  readonly remoteTarget: SipUri;
   remoteCSeq: number;
   localCSeq: number;
   readonly member: Member;
@@ -63,6 +65,10 @@ interface Call {
   /** The browser knows the call is over (it hung up, cancelled, lost its socket, or we sent BYE). */
   peerKnows: boolean;
   ackTimer?: NodeJS.Timeout;
+  /** Runs while the socket is closed: the grace period the browser has to come back. */
+  returnTimer?: NodeJS.Timeout;
+  /** Why we ended the call while its socket was closed: the BYE the browser gets if it comes back. */
+  unsentBye?: EndReason;
 }
 
 export interface CallsOptions {
@@ -75,6 +81,8 @@ export interface CallsOptions {
   clientTransactions: ClientTransactions;
   /** Host (and port) of our Via and Contact. */
   host: string;
+  /** How long a confirmed call outlives its closed socket, waiting for the browser to register again. */
+  reconnectGraceMs: number;
 }
 
 /** Where the dialplan sends a call: a room and its profile. */
@@ -84,6 +92,8 @@ export class ConferenceCalls {
   private readonly dialogs = new Map<string, Call>();
   /** The call that carries each member (roomKey:userId); a newer call of the same member replaces it. */
   private readonly byMember = new Map<string, Call>();
+  /** Calls whose socket closed, until their browser comes back or the grace period ends; ended ones owe a BYE. */
+  private readonly awaitingReturn = new Set<Call>();
   private readonly detach: () => void;
 
   constructor(private readonly options: CallsOptions) {
@@ -95,7 +105,7 @@ export class ConferenceCalls {
     this.detach = () => options.model.off('memberLeft', onMemberLeft);
   }
 
-  /** Calls being connected or up. */
+  /** Calls being connected or up, including those waiting for their browser to reconnect. */
   get activeCalls(): number {
     return this.byMember.size;
   }
@@ -126,7 +136,7 @@ export class ConferenceCalls {
     transaction: ServerTransaction,
     caller: SipIdentity,
     route: Destination,
-    remote: { remoteTag: string; remoteTarget: string },
+    remote: { remoteTag: string; remoteTarget: SipUri },
   ): Promise<void> {
     const { request } = transaction;
     const { model, media, log } = this.options;
@@ -243,12 +253,37 @@ export class ConferenceCalls {
     return true;
   }
 
-  /** The socket of these calls closed: their members leave the room. */
+  /**
+   * The socket of these calls closed. The media does not run over it, so a confirmed call waits for its
+   * browser to reconnect (JsSIP does, and registers again); a call not confirmed yet ends, its ACK being lost.
+   */
   flowClosed(flow: Flow): void {
     for (const call of [...this.byMember.values()]) {
       if (call.flow !== flow || call.state === 'connecting') continue;
-      call.peerKnows = true;
-      void this.hangUp(call);
+      if (call.state === 'confirmed') {
+        this.awaitReturn(call);
+      } else {
+        call.peerKnows = true;
+        void this.hangUp(call);
+      }
+    }
+  }
+
+  /**
+   * `owner` registered these Contacts over `flow` (authenticated). A browser keeps its Contact across
+   * reconnections (RFC 5626 flow recovery), so the owner's calls with one of them as remote target are that
+   * browser's: they move to `flow`, whether their old socket closed or has not been seen to close yet, and a
+   * call ended meanwhile sends its BYE now. Another user registering the same Contact moves nothing.
+   */
+  reattach(owner: SipIdentity, flow: Flow, contacts: readonly SipUri[]): void {
+    for (const call of new Set([...this.dialogs.values(), ...this.awaitingReturn])) {
+      if (call.flow === flow || !isUsersCall(call, owner.devId, owner.userId)) continue;
+      if (!contacts.some((contact) => sameUri(contact, call.remoteTarget))) continue;
+      call.flow = flow;
+      clearTimeout(call.returnTimer);
+      this.awaitingReturn.delete(call);
+      if (call.unsentBye) this.sendBye(call, call.unsentBye);
+      this.options.log.info({ user: owner.user, callId: call.callId, flow: flow.id }, 'SIP call moved to a new socket');
     }
   }
 
@@ -258,13 +293,15 @@ export class ConferenceCalls {
    */
   endUserCalls(devId: DevId, userId: UserId): void {
     for (const call of [...this.byMember.values()]) {
-      if (call.member.devId === devId && call.member.userId === userId) void this.end(call, 'key-revoked');
+      if (isUsersCall(call, devId, userId)) void this.end(call, 'key-revoked');
     }
   }
 
   /** Every member leaves with reason shutdown, which sends each browser its BYE. */
   async shutdown(): Promise<void> {
     this.detach();
+    for (const call of this.awaitingReturn) clearTimeout(call.returnTimer);
+    this.awaitingReturn.clear();
     await Promise.all(
       [...this.byMember.values()].map(async (call) => {
         await this.options.model.leave(call.member.devId, call.member.room, call.member.userId, 'shutdown');
@@ -339,13 +376,38 @@ export class ConferenceCalls {
     }
   }
 
-  /** BYE in the dialog (RFC 3261 15.1.1), with the reason for the browser (RFC 3326). */
+  /**
+   * Keeps a call whose socket closed for the grace period; then, unless its browser came back, the member
+   * leaves as if it had hung up.
+   */
+  private awaitReturn(call: Call): void {
+    this.awaitingReturn.add(call);
+    call.returnTimer = setTimeout(() => {
+      this.awaitingReturn.delete(call);
+      // Put out of the room meanwhile: the BYE it owes is dropped.
+      if (call.state === 'ended') return;
+      this.options.log.info({ callId: call.callId, room: call.member.room, userId: call.member.userId }, 'SIP browser not back; call ended');
+      call.peerKnows = true;
+      void this.hangUp(call);
+    }, this.options.reconnectGraceMs);
+    call.returnTimer.unref();
+  }
+
+  /**
+   * BYE in the dialog (RFC 3261 15.1.1), with the reason for the browser (RFC 3326). Without a socket (the
+   * browser is reconnecting) the call still ends here at once, so the room is right and the media released;
+   * the BYE is kept and sent if the browser comes back within the grace period, so it learns the reason.
+   */
   private sendBye(call: Call, reason: EndReason): void {
     call.peerKnows = true;
-    if (!call.flow.open) return;
+    if (!call.flow.open) {
+      call.unsentBye = reason;
+      return;
+    }
+    call.unsentBye = undefined;
     const branch = newBranch();
     call.localCSeq += 1;
-    const bye = formatRequest('BYE', call.remoteTarget, [
+    const bye = formatRequest('BYE', call.remoteTarget.raw, [
       ['Via', `SIP/2.0/${call.flow.viaTransport} ${this.options.host};branch=${branch}`],
       ['Max-Forwards', '70'],
       ['From', call.localAddress],
@@ -364,7 +426,10 @@ export class ConferenceCalls {
     return [['Contact', `<sip:cometmcu@${this.options.host};transport=ws>`], ...CAPABILITY_HEADERS];
   }
 
-  /** Dialogs are bound to their socket: a request for it from another socket finds nothing. */
+  /**
+   * A dialog is served on the socket it is attached to (it moves with its browser's registration, see
+   * reattach): its Call-ID and tags sent over any other socket, by another user or anyone, find nothing.
+   */
   private dialogOf(flow: Flow, request: SipRequest): Call | undefined {
     const localTag = tagOf(request.to);
     const remoteTag = tagOf(request.from);
@@ -372,6 +437,10 @@ export class ConferenceCalls {
     const call = this.dialogs.get(dialogId(request.callId, localTag, remoteTag));
     return call?.flow === flow ? call : undefined;
   }
+}
+
+function isUsersCall(call: Call, devId: DevId, userId: UserId): boolean {
+  return call.member.devId === devId && call.member.userId === userId;
 }
 
 function memberKey(member: Member): string {
@@ -388,11 +457,11 @@ function isSdp(request: SipRequest): boolean {
 }
 
 /** The URI of the request's single Contact, or undefined. */
-function contactUri(request: SipRequest): string | undefined {
+function contactUri(request: SipRequest): SipUri | undefined {
   const [contact, ...others] = request.headers.all('Contact');
   if (contact === undefined || others.length > 0) return undefined;
   try {
-    return parseNameAddr(contact).uri.raw;
+    return parseNameAddr(contact).uri;
   } catch (error) {
     if (error instanceof SipSyntaxError) return undefined;
     throw error;

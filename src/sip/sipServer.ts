@@ -28,7 +28,12 @@ export interface SipServerOptions {
   nonceLifetimeMs: number;
   /** `host:port` browsers reach us at: the sent-by of our Via and the host of our Contact. */
   host: string;
+  /** How long a confirmed call outlives its closed socket, waiting for the browser to register again. */
+  reconnectGraceMs?: number;
 }
+
+/** JsSIP retries a dropped socket after 2 s, then backs off towards 30 s: its first attempts fit in. */
+const RECONNECT_GRACE_MS = 30_000;
 
 /** The close code of a socket whose user's key was revoked, as on the comet WebSocket. */
 const CLOSE_KEY_REVOKED = 4001;
@@ -59,6 +64,7 @@ export class SipServer {
       authenticate: (transaction, claimed) => this.authenticate(transaction, claimed),
       clientTransactions: this.clientTransactions,
       host: options.host,
+      reconnectGraceMs: options.reconnectGraceMs ?? RECONNECT_GRACE_MS,
     });
     this.transport = new SipTransport(
       http,
@@ -73,7 +79,7 @@ export class SipServer {
     this.detach = () => model.off('keyRevoked', onKeyRevoked);
   }
 
-  /** Calls being connected or up. */
+  /** Calls being connected or up, including those waiting for their browser to reconnect. */
   get activeCalls(): number {
     return this.calls.activeCalls;
   }
@@ -141,7 +147,8 @@ export class SipServer {
   private async register(transaction: ServerTransaction): Promise<void> {
     const { request, flow } = transaction;
     const identity = await this.authenticate(transaction, request.to);
-    if (!identity) return;
+    // A socket that closed while the key was looked up gets no binding.
+    if (!identity || transaction.finished) return;
     const outcome = this.registrar.register(identity.user, flow.id, request);
     if (outcome.status !== 200) {
       const headers: [string, string][] = outcome.status === 423 ? [['Min-Expires', String(outcome.minExpires)]] : [];
@@ -149,6 +156,9 @@ export class SipServer {
     }
     this.log.info({ user: identity.user, flow: flow.id, contacts: outcome.contacts.length }, 'SIP registration');
     transaction.respond(200, { headers: [...outcome.contacts.map((contact): [string, string] => ['Contact', contact]), ...SERVER_HEADER] });
+    // A browser back after a drop registers its Contact again: its calls follow it to this socket.
+    const bound = this.registrar.bindings(identity.user).filter((binding) => binding.flowId === flow.id);
+    this.calls.reattach(identity, flow, bound.map((binding) => binding.contact.uri));
   }
 
   /** Digest-authenticates the request as the user of `claimed`; answers 401/403/400 itself when it is not. */

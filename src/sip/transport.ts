@@ -23,7 +23,7 @@ const MAX_MALFORMED_PER_WINDOW = 20;
 const PING = '\r\n\r\n';
 const PONG = '\r\n';
 
-/** One WebSocket: the path every reply and in-dialog request of its registrations and calls takes. */
+/** One WebSocket: the path of every reply, and of the requests we send in the calls attached to it. */
 export interface Flow {
   readonly id: number;
   readonly remoteAddress: string;

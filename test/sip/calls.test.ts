@@ -7,12 +7,15 @@ import type { Connection } from 'mysql2/promise';
 import WebSocket from 'ws';
 import { tagOf, type SipResponse } from '../../src/sip/message.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
-import { authorization, RawSipClient, sipRequest, token } from './rawClient.js';
+import { authorization, RawSipClient, sipRequest, token, type RequestSpec } from './rawClient.js';
+import { until } from './until.js';
 import { browserOffer, WeriftMedia } from './weriftMedia.js';
 
-const KEYS: Record<number, string> = { 1: 'key1', 2: 'key2', 3: 'key3', 4: 'key4', 5: 'key5', 6: 'key6', 7: 'key7' };
+const KEYS: Record<number, string> = { 1: 'key1', 2: 'key2', 3: 'key3', 4: 'key4', 5: 'key5', 6: 'key6', 7: 'key7', 8: 'key8', 9: 'key9' };
 const user = (userId: number): string => `000000${userId}`;
+/** The Contact of every INVITE here, and the one JsSIP registers for it: the same URI, `;ob` aside. */
 const CONTACT = 'Contact: <sip:xyz@abcdef.invalid;transport=ws;ob>';
+const REGISTERED_CONTACT = 'Contact: <sip:xyz@abcdef.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:9b0f0e3c-2f4e-4a8e-9d35-6c1b5d1e0a01>";expires=600';
 
 interface Dialled {
   callId: string;
@@ -24,22 +27,37 @@ interface Dialled {
   responses: SipResponse[];
 }
 
+/**
+ * Sends a request as JsSIP does: CSeq 1 without credentials, the 401 (acknowledged for an INVITE), then CSeq
+ * 2 with them; resolves with the final response to that.
+ */
+async function sendAuthenticated(client: RawSipClient, request: Omit<RequestSpec, 'cseq' | 'branch'>, password: string): Promise<SipResponse> {
+  const { method, callId } = request;
+  const branch = `z9hG4bK${token()}`;
+  client.send(sipRequest({ ...request, cseq: 1, branch }));
+  const challenge = await client.final(callId, 1, method);
+  expect(challenge.status).toBe(401);
+  if (method === 'INVITE') client.send(sipRequest({ ...request, method: 'ACK', cseq: 1, branch, toTag: tagOf(challenge.to), headers: [], body: '' }));
+  const credentials = authorization(challenge, request.fromUser, password, method, request.uri);
+  client.send(sipRequest({ ...request, cseq: 2, headers: [credentials, ...(request.headers ?? [])] }));
+  return client.final(callId, 2, method);
+}
+
 /** Dials as JsSIP does: INVITE, 401, ACK, INVITE with credentials; resolves with the final response. */
 async function dial(client: RawSipClient, userId: number, destination: string, offer: string, password = KEYS[userId] ?? ''): Promise<Dialled> {
   const callId = token();
   const fromTag = token();
   const uri = `sip:${destination}@localhost`;
   const headers = [CONTACT, 'Content-Type: application/sdp', 'Supported: ice,replaces,outbound'];
-  const branch = `z9hG4bK${token()}`;
-  const common = { method: 'INVITE', uri, callId, fromUser: user(userId), fromTag, body: offer };
-  client.send(sipRequest({ ...common, cseq: 1, branch, headers }));
-  const challenge = await client.final(callId, 1);
-  expect(challenge.status).toBe(401);
-  client.send(sipRequest({ ...common, method: 'ACK', cseq: 1, branch, toTag: tagOf(challenge.to), body: '' }));
-  client.send(sipRequest({ ...common, cseq: 2, headers: [authorization(challenge, user(userId), password, 'INVITE', uri), ...headers] }));
-  const final = await client.final(callId, 2);
+  const final = await sendAuthenticated(client, { method: 'INVITE', uri, callId, fromUser: user(userId), fromTag, headers, body: offer }, password);
   const provisional = client.received.filter((m): m is SipResponse => m.kind === 'response' && m.callId === callId && m.cseq.seq === 2);
   return { callId, fromTag, uri, cseq: 2, final, responses: [...provisional, final] };
+}
+
+/** Registers the calls' Contact as JsSIP does on every (re)connection. */
+function register(client: RawSipClient, userId: number): Promise<SipResponse> {
+  const request = { method: 'REGISTER', uri: 'sip:localhost', toUri: `sip:${user(userId)}@localhost`, callId: token(), fromUser: user(userId), fromTag: token() };
+  return sendAuthenticated(client, { ...request, headers: [REGISTERED_CONTACT] }, KEYS[userId] ?? '');
 }
 
 /** A request in the dialog the 200 OK created. */
@@ -58,14 +76,6 @@ function inDialog(call: Dialled, method: string, cseq: number, extra: { headers?
 }
 
 const ack = (call: Dialled): string => inDialog(call, 'ACK', call.cseq);
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('SIP calls over WebSocket', () => {
   let server: TestServer;
@@ -145,8 +155,13 @@ describe('SIP calls over WebSocket', () => {
     const audio = await dial(client, 2, '0*mix*audio', offer);
     client.send(ack(audio));
     expect((await dial(client, 3, '0*mix*video', offer)).final.status).toBe(488);
+    for (const call of [first, audio]) {
+      client.send(inDialog(call, 'BYE', 3));
+      expect((await client.final(call.callId, 3, 'BYE')).status).toBe(200);
+    }
+    expect(await inRoom('solo', 2)).toBe(false);
+    expect(await inRoom('mix', 2)).toBe(false);
     await client.close();
-    await until(async () => !(await inRoom('solo', 2)) && !(await inRoom('mix', 2)));
   });
 
   it('CANCEL before the answer: 200 to the CANCEL, 487 to the INVITE, and the join is undone', async () => {
@@ -262,10 +277,50 @@ describe('SIP calls over WebSocket', () => {
     client.send(inDialog(call, 'BYE', 2));
     expect((await client.final(call.callId, 2, 'BYE')).status).toBe(500);
     expect(await inRoom('talk', 7)).toBe(true);
-
-    // Closing the socket hangs up.
+    client.send(inDialog(call, 'BYE', 9));
+    expect((await client.final(call.callId, 9, 'BYE')).status).toBe(200);
+    expect(await inRoom('talk', 7)).toBe(false);
     await client.close();
-    await until(async () => !(await inRoom('talk', 7)));
+  });
+
+  it('moves a call to the socket its user registers the Contact from, before the old socket is seen to close', async () => {
+    const { client, call } = await answeredCall('moved', 6);
+    const next = await RawSipClient.connect(server.httpPort);
+    expect((await register(next, 6)).status).toBe(200);
+    await sql.query("DELETE FROM conference_members WHERE name = 'moved' AND user_id = 6");
+    expect((await next.request('BYE', call.callId)).headers.get('Reason')).toBe('Q.850;cause=16;text="kicked"');
+    expect(client.received.filter((message) => message.kind === 'request')).toEqual([]);
+    await client.close();
+    await next.close();
+  });
+
+  it('keeps a call whose socket closed until its user registers its Contact again, and serves it there; another user gets 481', async () => {
+    const { client, call } = await answeredCall('away', 8);
+    await client.close();
+    expect(await inRoom('away', 8)).toBe(true);
+
+    // Another user who knows the dialog and registers the same Contact takes nothing over.
+    const intruder = await RawSipClient.connect(server.httpPort);
+    expect((await register(intruder, 9)).status).toBe(200);
+    intruder.send(inDialog(call, 'BYE', 3));
+    expect((await intruder.final(call.callId, 3, 'BYE')).status).toBe(481);
+    intruder.send(inDialog(call, 'UPDATE', 4));
+    expect((await intruder.final(call.callId, 4, 'UPDATE')).status).toBe(481);
+    expect(await inRoom('away', 8)).toBe(true);
+
+    // The user is back on a new socket: requests in the dialog are served there, and the kick's BYE goes there.
+    const back = await RawSipClient.connect(server.httpPort);
+    expect((await register(back, 8)).status).toBe(200);
+    back.send(inDialog(call, 'UPDATE', 5));
+    expect((await back.final(call.callId, 5, 'UPDATE')).status).toBe(200);
+    back.send(inDialog(call, 'INVITE', 6, { headers: [CONTACT, 'Content-Type: application/sdp'], body: offer }));
+    expect((await back.final(call.callId, 6)).body).toBe(call.final.body);
+    back.send(inDialog(call, 'ACK', 6));
+    await sql.query("DELETE FROM conference_members WHERE name = 'away' AND user_id = 8");
+    expect((await back.request('BYE', call.callId)).headers.get('Reason')).toBe('Q.850;cause=16;text="kicked"');
+    expect(intruder.received.filter((message) => message.kind === 'request')).toEqual([]);
+    await intruder.close();
+    await back.close();
   });
 
   it('answers OPTIONS with its capabilities, unknown methods with 501, in-dialog requests without a dialog with 481', async () => {
