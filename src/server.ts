@@ -10,7 +10,7 @@ import { ConferenceModel } from './conference/model.js';
 import { MemoryStore } from './conference/memoryStore.js';
 import type { Store } from './conference/store.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
-import { bundleBrowserLibrary, EXAMPLES_DIR, serveStatic } from './http/assets.js';
+import { bundleBrowserLibrary, EXAMPLES_DIR, HLS_JS_DIR, serveStatic } from './http/assets.js';
 import { CometGateway } from './gateway/gateway.js';
 import { Metrics } from './metrics.js';
 import { loadProfiles } from './profiles.js';
@@ -138,6 +138,8 @@ export async function startServer(
     sendText(response, 200, await browserLibrary, 'text/javascript; charset=utf-8');
   });
   http.get('/examples/', (_request, response, url) => serveStatic(response, EXAMPLES_DIR, '/examples/', url.pathname));
+  // hls.js for the viewer page, from its npm package.
+  http.get('/vendor/', (_request, response, url) => serveStatic(response, HLS_JS_DIR, '/vendor/', url.pathname));
   // The embedded HLS/DASH of broadcasting rooms; playlist requests count the viewers.
   const hlsRoot = join(dataDir, 'hls');
   http.get('/hls/', (request, response, url) => {

@@ -57,3 +57,4 @@ export async function serveStatic(response: ServerResponse, dir: string, prefix:
 }
 
 export const EXAMPLES_DIR = join(ROOT, 'examples/web');
+export const HLS_JS_DIR = join(ROOT, 'node_modules/hls.js/dist');

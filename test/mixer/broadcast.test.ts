@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { tileRects } from '../../mixer/layout.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, FPS, sleep, type Conferencing } from './harness.js';
@@ -17,6 +18,8 @@ import { nearestName, PALETTE, tonePower } from './signals.js';
  */
 
 const exec = promisify(execFile);
+// Globals of the functions that run inside the viewer page (this file runs in Node, without DOM types).
+declare const document: any;
 const dir = mkdtempSync(join(tmpdir(), 'cometmcu-broadcast-'));
 const CANVAS = { width: 640, height: 360 };
 
@@ -162,6 +165,32 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     // Two players fetched a playlist: this test's HLS reads and FFmpeg's DASH read.
     expect(metrics).toMatch(/cometmcu_hls_viewers\{room="0\*show"\} 2\n/);
+  }, 60_000);
+
+  it('plays in the viewer page (hls.js) in Chromium, showing both members', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${server.httpPort}/examples/viewer.html?room=show&dev_id=0`);
+      const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]]] as [string, number[]][];
+      // The player starts a few segments behind the live edge; the first of them may be from before the
+      // members' first pictures arrived.
+      await eventually(async () => {
+        const pixels = (await page.evaluate(() => {
+          const video = document.getElementById('player');
+          if (!video.videoWidth) return [];
+          const canvas = document.createElement('canvas');
+          canvas.width = video.videoWidth;
+          canvas.height = video.videoHeight;
+          const context = canvas.getContext('2d');
+          context.drawImage(video, 0, 0);
+          return [0.25, 0.75].map((x) => Array.from(context.getImageData(Math.floor(x * canvas.width), Math.floor(0.3 * canvas.height), 1, 1).data.slice(0, 3)));
+        })) as number[][];
+        expect(pixels.map((pixel) => nearestName(pixel, candidates))).toEqual(['red', 'blue']);
+      }, 30_000);
+    } finally {
+      await browser.close();
+    }
   }, 60_000);
 
   it('resumes the RTMP push after nginx is away for 5 s, and the conference never stalls', async () => {
