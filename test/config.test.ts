@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, SHIPPED_CONF_DIR } from '../src/config.js';
 import { loadProfiles } from '../src/profiles.js';
 import { isLoopbackAddress } from '../src/net.js';
 import { iceServers } from '../src/server.js';
@@ -57,6 +57,14 @@ describe('configuration', () => {
       { urls: 'stun:stun.example.org:3478' },
       { urls: 'turn:turn.example.org:3478?transport=udp', username: 'u', credential: 'p' },
     ]);
+  });
+
+  it('ships a valid docker configuration whose video rooms broadcast', () => {
+    const config = loadConfig({ file: join(SHIPPED_CONF_DIR, '..', 'docker', 'comet.ini'), env: { COMET_MAIN_PASSWORD: 'a-real-secret' } });
+    expect(config.cometql.ip).toBe('0.0.0.0');
+    const video = loadProfiles(join(config.baseDir, config.conference.profiles)).get('video')!;
+    expect(video.broadcast).toMatchObject({ rtmp: 'rtmp://nginx-rtmp:1935/live/${dev_id}-${conference_name}', hls: true });
+    expect(() => loadConfig({ file: join(SHIPPED_CONF_DIR, '..', 'docker', 'comet.ini'), env: {} })).toThrow(/shipped default password/);
   });
 
   it('knows loopback addresses', () => {
