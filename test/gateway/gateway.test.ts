@@ -1,38 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
-import WebSocket from 'ws';
 import type { Connection } from 'mysql2/promise';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
-
-interface Frame {
-  data: unknown;
-  pipe: string;
-  event: string;
-  fromQueue?: boolean;
-  authorized?: boolean;
-}
-
-/** A browser-like comet client: connects with CppComet's URL and records every frame. */
-async function cometClient(server: TestServer, userId: number, key: string, devId = 0, path = '/ws/') {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}${path}sesion=${key}&myid=${userId}&devid=${devId}&v=4.08&uuid=${'a'.repeat(32)}&api=js`);
-  const frames: Frame[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data) => {
-    frames.push(JSON.parse(data.toString()) as Frame);
-    waiters.splice(0).forEach((wake) => wake());
-  });
-  const next = async (event: string, timeoutMs = 3000): Promise<Frame> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const index = frames.findIndex((frame) => frame.event === event);
-      if (index >= 0) return frames.splice(index, 1)[0]!;
-      if (Date.now() > deadline) throw new Error(`no ${event} frame; got ${JSON.stringify(frames)}`);
-      await Promise.race([new Promise<void>((wake) => waiters.push(wake)), new Promise((r) => setTimeout(r, 50))]);
-    }
-  };
-  await once(ws, 'open');
-  return { ws, frames, next };
-}
+import { cometClient } from './cometClient.js';
 
 describe('the comet WebSocket gateway', () => {
   let server: TestServer;
@@ -55,9 +25,9 @@ describe('the comet WebSocket gateway', () => {
     const bad = await cometClient(server, 1, 'wrong');
     expect(await bad.next('serverInfo')).toMatchObject({ data: '', authorized: false });
     // CppComet pages also use //ws/ and /comet-server/ws/.
-    const legacy = await cometClient(server, 1, 'key1', 0, '/comet-server/ws/');
+    const legacy = await cometClient(server, 1, 'key1', { path: '/comet-server/ws/' });
     expect(await legacy.next('serverInfo')).toMatchObject({ authorized: true });
-    const doubleSlash = await cometClient(server, 1, 'key1', 0, '//ws/');
+    const doubleSlash = await cometClient(server, 1, 'key1', { path: '//ws/' });
     expect(await doubleSlash.next('serverInfo')).toMatchObject({ authorized: true });
     for (const client of [good, bad, legacy, doubleSlash]) client.ws.close();
   });

@@ -1,0 +1,225 @@
+import type { Logger } from 'pino';
+import type { PipeName } from '../domain.js';
+import { unixTime, type CometMessage } from '../messaging/frames.js';
+import type { Messaging } from '../messaging/messaging.js';
+import {
+  answerPipe,
+  isPrivatePipe,
+  isTrackPipe,
+  isWebAuthPipe,
+  isWebPipe,
+  MAX_NAME_LENGTH,
+  MIN_PIPE_NAME_LENGTH,
+  nameProblem,
+  pipeNameProblem,
+} from '../messaging/names.js';
+import { MAX_PIPES_PER_CLIENT } from '../messaging/pipeHub.js';
+import type { CometSocket } from './socket.js';
+
+/** CppComet's error frame: pipe `sys`, event `error`, `data.error` says what was wrong. */
+export function errorFrame(error: string, details: Record<string, unknown> = {}): CometMessage {
+  return { data: { error, ...details }, event: 'error', pipe: 'sys', message_send_time: unixTime() };
+}
+
+/** A refused command: the browser gets an error frame, the socket stays open. */
+class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** CppComet answered errors about a web_pipe2 message with `number_messages: -1`. */
+const NOT_SENT = { number_messages: -1 };
+/** Commands CppComet accepted and did nothing with. */
+const IGNORED = new Set(['statistics', 'cgi_call', 'CometQL_call']);
+
+type Handler = (socket: CometSocket, args: string) => void | Promise<void>;
+
+/**
+ * The browser's commands, CppComet's text frames `<command>\n<arguments>`: subscriptions, web_pipe2
+ * messages, history, counts, track_ members, users' data and status. Every answer goes to the asking
+ * socket only; a bad argument gets an error frame, never a crash.
+ */
+export class BrowserCommands {
+  private readonly handlers: Record<string, Handler> = {
+    subscription: (socket, args) => this.subscription(socket, args),
+    web_pipe2: (socket, args) => this.webPipe(socket, args),
+    pipe_log: (socket, args) => this.pipeLog(socket, args),
+    pipe_count: (socket, args) => this.pipeCount(socket, args),
+    track_pipe_users: (socket, args) => this.trackPipeUsers(socket, args),
+    user_data: (socket, args) => this.userData(socket, args),
+    user_status: (socket, args) => this.userStatus(socket, args),
+  };
+
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly log: Logger,
+  ) {}
+
+  /** Runs one frame; false if the command is unknown (CppComet closed the connection then). */
+  run(socket: CometSocket, text: string): boolean {
+    const newline = text.indexOf('\n');
+    const name = newline < 0 ? text : text.slice(0, newline);
+    if (IGNORED.has(name)) return true;
+    const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name] : undefined;
+    if (!handler) return false;
+    const answered = (error: unknown): void => {
+      if (error instanceof Refusal) socket.reply(errorFrame(error.message, error.details));
+      else this.log.error({ err: error, command: name }, 'comet command failed');
+    };
+    try {
+      void Promise.resolve(handler(socket, newline < 0 ? '' : text.slice(newline + 1))).catch(answered);
+    } catch (error) {
+      answered(error);
+    }
+    return true;
+  }
+
+  /** `subscription\n<pipe>\n<pipe>…`: replaces the socket's pipes (any character outside A-Za-z0-9_- separates). */
+  private subscription(socket: CometSocket, args: string): void {
+    const names = args.split(/[^A-Za-z0-9_-]+/).filter(Boolean);
+    if (names.some((name) => name.length > MAX_NAME_LENGTH)) throw new Refusal('Channel name is too long', { code: '403' });
+    // Shorter names can never carry a message; private_ pipes are for authenticated users only.
+    const pipes = new Set(names.filter((name) => name.length >= MIN_PIPE_NAME_LENGTH && !(isPrivatePipe(name) && socket.userId === 0)));
+    if (pipes.size > MAX_PIPES_PER_CLIENT) {
+      throw new Refusal(`Too many channels: at most ${MAX_PIPES_PER_CLIENT} per connection`, { code: '403' });
+    }
+    this.messaging.pipes.subscribe(socket, pipes);
+  }
+
+  /**
+   * `web_pipe2\n<pipe>\n<event>\n<auth type>\n<message>`: relays the message to the other subscribers of a
+   * web_ pipe (webauth_: authenticated senders only; `@pipe` hides the sender) and answers the sender on
+   * `_answer_to_<pipe>` with how many sockets got it.
+   */
+  private async webPipe(socket: CometSocket, args: string): Promise<void> {
+    const fields = splitFields(args, 3);
+    if (!fields) throw new Refusal('[web_pipe2] Expected web_pipe2\\n<pipe>\\n<event>\\n<auth type>\\n<message>', NOT_SENT);
+    const [target, eventField, authType, message] = fields;
+    const hidden = target.startsWith('@');
+    const pipe = hidden ? target.slice(1) : target;
+    if (!isWebPipe(pipe) && !isWebAuthPipe(pipe)) {
+      throw new Refusal('[web_pipe2] Invalid channel name. The channel should begin with web_ or webauth_', NOT_SENT);
+    }
+    if (isWebAuthPipe(pipe) && socket.userId === 0) {
+      throw new Refusal('[web_pipe2] Only authorized users can send to webauth_ channels', NOT_SENT);
+    }
+    checkPipe(pipe, NOT_SENT);
+    const event = eventField || 'undefined'; // CppComet's name for a missing event
+    if (nameProblem(event, 1) === 'too-long') throw new Refusal('Invalid event name length', NOT_SENT);
+    if (nameProblem(event, 1)) throw new Refusal('The event name can only contain characters A-Za-z0-9_-', NOT_SENT);
+    if (authType.length !== 1) throw new Refusal('Invalid value auth_type', NOT_SENT);
+
+    const sender = { client: socket, userId: hidden ? 0 : socket.userId };
+    const delivered = await this.messaging.publish(socket.devId, pipe, event, message, sender);
+    socket.reply({ data: { number_messages: delivered, message }, event: 'answer', pipe: answerPipe(pipe), message_send_time: unixTime() });
+  }
+
+  /**
+   * `pipe_log\n<pipe>\n<marker>`: the pipe's history, one frame per message with `history: true`. No
+   * marker in them: CometServerApi hands marked frames to no pipe subscriber but the one whose id it is.
+   */
+  private async pipeLog(socket: CometSocket, args: string): Promise<void> {
+    const [pipe = '', marker = ''] = args.split('\n');
+    checkPipe(pipe, NOT_SENT);
+    checkMarker(marker);
+    if (isPrivatePipe(pipe) && socket.userId === 0) throw new Refusal('[pipe_log] private_ channels are for authorized users only', NOT_SENT);
+    for (const message of await this.messaging.store.findPipeMessages(socket.devId, [pipe])) {
+      socket.reply({
+        data: message.message,
+        event: message.event,
+        pipe,
+        user_id: message.userId,
+        history: true,
+        fromQueue: true,
+        message_send_time: unixTime(message.time),
+      });
+    }
+  }
+
+  /** `pipe_count\n<pipe>\n<marker>`: how many sockets a web_ or track_ pipe has. */
+  private pipeCount(socket: CometSocket, args: string): void {
+    const [pipe = '', marker = ''] = args.split('\n');
+    checkPipe(pipe, NOT_SENT);
+    checkMarker(marker);
+    if (!isWebPipe(pipe) && !isTrackPipe(pipe)) {
+      throw new Refusal('[pipe_count] Invalid channel name. The channel should start with web_ or track_', NOT_SENT);
+    }
+    const users = this.messaging.pipes.subscribers(socket.devId, pipe).size;
+    socket.reply({ data: { user_in_pipe: users }, event: 'user_in_pipe', marker, pipe: '_answer_pipe_count', message_send_time: unixTime() });
+  }
+
+  /** `track_pipe_users\n<pipe>\n<marker>`: who is subscribed to a track_ pipe, as {user_id, uuid}. */
+  private trackPipeUsers(socket: CometSocket, args: string): void {
+    const [pipe = '', marker = ''] = args.split('\n');
+    checkPipe(pipe, { user_id: -1 });
+    checkMarker(marker);
+    if (!isTrackPipe(pipe)) {
+      throw new Refusal('[track_pipe_users] Invalid channel name. The channel should start with track_', { user_id: -1 });
+    }
+    const users = [...this.messaging.pipes.subscribers(socket.devId, pipe)].map((client) => ({ user_id: client.userId, uuid: client.uuid }));
+    socket.reply({ data: users, event: 'answer', marker, pipe: '_answer', message_send_time: unixTime() });
+  }
+
+  /** `user_data\n<marker>\n<user_id>`: the user's users_data text ('' if none). */
+  private async userData(socket: CometSocket, args: string): Promise<void> {
+    const [marker = '', id = ''] = args.split('\n');
+    checkMarker(marker);
+    const userId = parseUserId(id, { user_id: -1, user_data: '' });
+    const data = (await this.messaging.store.userData.find(socket.devId, [userId])).get(userId) ?? '';
+    socket.reply({ data: { user_data: data, user_id: userId }, event: 'answer', marker, pipe: '_answer', message_send_time: unixTime() });
+  }
+
+  /**
+   * `user_status\n<user_id>`: when the user was last online. `time` is their users_time (0 online, unix
+   * time, -1 never seen); `last_online_time` (and `data`, CppComet's name) is seconds ago (0 online, -1 never).
+   */
+  private async userStatus(socket: CometSocket, args: string): Promise<void> {
+    const userId = parseUserId(args.split('\n')[0] ?? '', {});
+    const time = (await this.messaging.usersTime(socket.devId, [userId])).get(userId)!;
+    const secondsAgo = time <= 0 ? time : Math.max(0, unixTime() - time);
+    socket.reply({
+      data: { data: secondsAgo, last_online_time: secondsAgo, time },
+      event: `user_status_${userId}`,
+      pipe: '_answer_user_status',
+      message_send_time: unixTime(),
+    });
+  }
+}
+
+/** The first `count` lines and the rest (which may hold newlines), or undefined if there are fewer lines. */
+function splitFields(text: string, count: number): [string, string, string, string] | undefined {
+  const fields: string[] = [];
+  let rest = text;
+  for (let i = 0; i < count; i++) {
+    const newline = rest.indexOf('\n');
+    if (newline < 0) return undefined;
+    fields.push(rest.slice(0, newline));
+    rest = rest.slice(newline + 1);
+  }
+  return [fields[0]!, fields[1]!, fields[2]!, rest];
+}
+
+function checkPipe(pipe: PipeName, details: Record<string, unknown>): void {
+  switch (pipeNameProblem(pipe)) {
+    case 'too-long':
+      throw new Refusal('Invalid pipe name length', details);
+    case 'too-short':
+      throw new Refusal('Invalid pipe name', details);
+    case 'characters':
+      throw new Refusal('The channel name can only contain characters A-Za-z0-9_-', details);
+  }
+}
+
+function checkMarker(marker: string): void {
+  if (marker !== '' && nameProblem(marker, 1)) throw new Refusal('Invalid marker value.');
+}
+
+function parseUserId(text: string, details: Record<string, unknown>): number {
+  const userId = /^\d{1,15}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(userId)) throw new Refusal('Invalid user id', details);
+  return userId;
+}
