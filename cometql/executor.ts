@@ -1,9 +1,10 @@
 import type { ConferenceModel } from '../src/conference/model.js';
 import type { DevId } from '../src/domain.js';
+import { messagingFor } from '../src/messaging/messaging.js';
 import { CometQLError, ErrorCode } from './errors.js';
 import type { Condition, Limit, SelectExpression, SqlValue, Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
-import type { Column, Row, Table, TableContext } from './tables/table.js';
+import type { Column, KeyRequirement, Row, Table, TableContext } from './tables/table.js';
 
 /** The state of one CometQL connection that statements read and change. */
 export interface Session {
@@ -48,7 +49,7 @@ export function databaseDevId(name: string, currentDevId: DevId, devIndexSize: n
   return devId < devIndexSize ? devId : undefined;
 }
 
-/** Runs parsed statements against the conference model. */
+/** Runs parsed statements against the conference model and the messaging service. */
 export class Executor {
   constructor(
     private readonly model: ConferenceModel,
@@ -93,7 +94,7 @@ export class Executor {
 
   private async runOnTable(session: Session, statement: TableStatement): Promise<Result> {
     const table = findTable(statement.table, statement.database);
-    const context: TableContext = { devId: session.devId, model: this.model };
+    const context: TableContext = { devId: session.devId, model: this.model, messaging: messagingFor(this.model) };
     switch (statement.kind) {
       case 'select': {
         const columns =
@@ -284,8 +285,10 @@ function normalizeWhere(table: Table, where: Condition[]): Condition[] {
   return normalized;
 }
 
-function requireKeys(keys: readonly string[] | undefined, where: Condition[], action: 'Selection' | 'Deleting' | 'Updating'): void {
-  if (keys?.some((key) => !where.some((condition) => condition.column === key))) throw CometQLError.keyRequired(action);
+function requireKeys(keys: readonly KeyRequirement[] | undefined, where: Condition[], action: 'Selection' | 'Deleting' | 'Updating'): void {
+  const constrained = (column: string): boolean => where.some((condition) => condition.column === column);
+  const missing = (key: KeyRequirement): boolean => (typeof key === 'string' ? !constrained(key) : !key.some(constrained));
+  if (keys?.some(missing)) throw CometQLError.keyRequired(action);
 }
 
 function equal(column: Column, rowValue: string | number | undefined, value: SqlValue): boolean {

@@ -206,8 +206,9 @@ const templates = new Map<string, Statement | CometQLError>();
 function parseCached(tokens: Token[]): Statement {
   const literals: SqlValue[] = [];
   const parts: string[] = [];
+  const columnNames = quotedInsertColumns(tokens);
   for (const token of tokens) {
-    switch (token.type) {
+    switch (columnNames.has(token) ? 'quoted_name' : token.type) {
       case 'string':
         parts.push(`'__cql_${literals.length}__'`);
         literals.push(token.value);
@@ -235,6 +236,19 @@ function parseCached(tokens: Token[]): Statement {
   }
   if (template instanceof CometQLError) throw template;
   return fill(template, literals) as Statement;
+}
+
+/**
+ * The string tokens that name columns of an INSERT/REPLACE column list. CppComet read `'x'` and `"x"` as
+ * names where a name goes, and its own tests send `INSERT INTO pipes_settings ("name", "length") VALUES …`.
+ */
+function quotedInsertColumns(tokens: Token[]): Set<Token> {
+  const verb = tokens[0]!.value.toUpperCase();
+  if (verb !== 'INSERT' && verb !== 'REPLACE') return new Set();
+  const open = tokens.findIndex((token) => token.type === 'punct' && token.value === '(');
+  const close = tokens.findIndex((token, i) => i > open && token.type === 'punct' && token.value === ')');
+  if (open < 0 || close < 0 || !(isKeyword(tokens[close + 1], 'VALUES') || isKeyword(tokens[close + 1], 'VALUE'))) return new Set();
+  return new Set(tokens.slice(open + 1, close).filter((token) => token.type === 'string'));
 }
 
 /** Replaces slots with the literals of this query; everything else is copied as is. */

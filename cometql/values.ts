@@ -1,3 +1,5 @@
+import { MAX_MESSAGE_BYTES } from '../src/messaging/frames.js';
+import { MAX_NAME_LENGTH, NAME_CHARACTERS, nameProblem, pipeNameProblem } from '../src/messaging/names.js';
 import { CometQLError, ErrorCode } from './errors.js';
 import type { SqlValue } from './statements.js';
 
@@ -19,6 +21,13 @@ export function toId(value: SqlValue, field: string): number {
   return number;
 }
 
+/** A user id that must be positive (CppComet's message says "non-negative" for 0 too). */
+export function toUserId(value: SqlValue, field: string): number {
+  const id = toId(value, field);
+  if (id === 0) throw CometQLError.invalid(`The ${field} field must be non-negative`);
+  return id;
+}
+
 /** A 0/1 flag; also accepts true/false. */
 export function toFlag(value: SqlValue, field: string): boolean {
   const text = String(value).trim().toLowerCase();
@@ -31,14 +40,50 @@ export function toText(value: SqlValue): string {
   return value === null ? '' : String(value);
 }
 
-const NAME_CHARACTERS = /^[A-Za-z0-9_-]+$/;
-
-/** A room or pipe name: 1-64 characters of A-Za-z0-9_- (CppComet's rule for channel names). */
+/** A room name: 1-64 characters of A-Za-z0-9_- (CppComet's rule for channel names). */
 export function toName(value: SqlValue, field: string): string {
   const text = toText(value);
   if (text.length === 0) throw CometQLError.required(field);
-  if (text.length > 64) throw new CometQLError(ErrorCode.overflow, `The ${field} field is too long`);
+  if (text.length > MAX_NAME_LENGTH) throw new CometQLError(ErrorCode.overflow, `The ${field} field is too long`);
   if (!NAME_CHARACTERS.test(text)) throw CometQLError.invalid(`The ${field} field can contain only the characters A-Za-z0-9_-`);
+  return text;
+}
+
+/** CppComet's text for a pipe or event name with other characters. */
+const CHANNEL_CHARACTERS = 'The channel name can contain only the characters A-Za-z0-9_-';
+
+/** A pipe name: 3-64 characters of A-Za-z0-9_-, with CppComet's errors. */
+export function toPipeName(value: SqlValue): string {
+  const name = toText(value);
+  switch (pipeNameProblem(name)) {
+    case 'too-long':
+      throw new CometQLError(ErrorCode.overflow, 'Channel name is too long');
+    case 'too-short':
+      throw new CometQLError(ErrorCode.empty, 'Channel name is too short');
+    case 'characters':
+      throw CometQLError.invalid(CHANNEL_CHARACTERS);
+  }
+  return name;
+}
+
+/** An event name: 1-64 characters of A-Za-z0-9_-, with CppComet's errors. */
+export function toEventName(value: SqlValue): string {
+  const name = toText(value);
+  switch (nameProblem(name, 1)) {
+    case 'too-long':
+      throw new CometQLError(ErrorCode.overflow, 'Channel event_name is too long');
+    case 'too-short':
+      throw CometQLError.required('event');
+    case 'characters':
+      throw CometQLError.invalid(CHANNEL_CHARACTERS);
+  }
+  return name;
+}
+
+/** Message text for browsers, at most 64 KiB. */
+export function toMessage(value: SqlValue): string {
+  const text = toText(value);
+  if (Buffer.byteLength(text) > MAX_MESSAGE_BYTES) throw new CometQLError(ErrorCode.overflow, 'Data is too long');
   return text;
 }
 

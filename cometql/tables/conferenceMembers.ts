@@ -2,7 +2,7 @@ import { LAYOUT_NAMES, type LayoutName, type Member, type MemberControls } from 
 import { CometQLError, ErrorCode } from '../errors.js';
 import type { SqlValue } from '../statements.js';
 import { idsOf, namesOf, requireValue, toFlag, toId, toName, toText } from '../values.js';
-import { keyValues, type Row, type Table } from './table.js';
+import { keyValues, removeEach, type Row, type Table } from './table.js';
 
 /** Columns a backend may write; the others are live state. */
 const CONTROL_COLUMNS = new Set(['audio', 'video', 'deaf', 'layout', 'watch']);
@@ -107,9 +107,7 @@ export const conferenceMembers: Table = {
     return { matched: rows.length, changed };
   },
 
-  async remove({ devId, model }, rows) {
-    let kicked = 0;
-    for (const row of rows) if (await model.leave(devId, String(row.name), Number(row.user_id), 'kicked')) kicked++;
-    return kicked;
+  remove({ devId, model }, rows) {
+    return removeEach(rows, async (row) => (await model.leave(devId, String(row.name), Number(row.user_id), 'kicked')) !== undefined);
   },
 };

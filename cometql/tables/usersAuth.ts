@@ -1,7 +1,7 @@
 import { CometQLError, ErrorCode } from '../errors.js';
 import type { SqlValue } from '../statements.js';
-import { idsOf, requireValue, toId, toText } from '../values.js';
-import { keyValues, type Row, type Table } from './table.js';
+import { idsOf, requireValue, toText, toUserId } from '../values.js';
+import { keyValues, removeEach, updateColumn, type Row, type Table } from './table.js';
 
 const HASH_CHARACTERS = /^[0-9A-Za-z=+/_]+$/;
 const HASH_MAX_LENGTH = 32;
@@ -11,12 +11,6 @@ function validHash(value: SqlValue): string {
   if (hash.length > HASH_MAX_LENGTH) throw new CometQLError(ErrorCode.overflow, 'Hash string is too long');
   if (!HASH_CHARACTERS.test(hash)) throw CometQLError.invalid('Contains an invalid characters in the string hash');
   return hash;
-}
-
-function validUserId(value: SqlValue): number {
-  const id = toId(value, 'id');
-  if (id === 0) throw CometQLError.invalid('The id field must be non-negative');
-  return id;
 }
 
 /** `users_auth (id, hash)`: the key a user's browser authenticates with; also their SIP password. */
@@ -34,27 +28,19 @@ export const usersAuth: Table = {
   },
 
   async insert({ devId, model }, values) {
-    const userId = validUserId(requireValue(values, 'id'));
+    const userId = toUserId(requireValue(values, 'id'), 'id');
     const hash = validHash(requireValue(values, 'hash'));
     await model.setKey({ devId, userId, hash });
     return { affectedRows: 1, insertId: userId };
   },
 
-  async update({ devId, model }, rows, changes) {
-    if (changes.has('id')) throw new CometQLError(ErrorCode.readOnly, 'Column `id` of `users_auth` is read only');
-    const hash = validHash(requireValue(changes, 'hash'));
-    let changed = 0;
-    for (const row of rows) {
-      if (row.hash === hash) continue;
-      await model.setKey({ devId, userId: Number(row.id), hash });
-      changed++;
-    }
-    return { matched: rows.length, changed };
+  update({ devId, model }, rows, changes) {
+    return updateColumn('users_auth', rows, changes, { key: 'id', value: 'hash' }, validHash, (row, hash) =>
+      model.setKey({ devId, userId: Number(row.id), hash }),
+    );
   },
 
-  async remove({ devId, model }, rows) {
-    let removed = 0;
-    for (const row of rows) if (await model.revokeKey(devId, Number(row.id))) removed++;
-    return removed;
+  remove({ devId, model }, rows) {
+    return removeEach(rows, (row) => model.revokeKey(devId, Number(row.id)));
   },
 };

@@ -68,6 +68,15 @@ describe('the CometQL parser', () => {
     });
   });
 
+  it('reads quoted strings in an INSERT column list as column names, as CppComet did', () => {
+    expect(one(`INSERT INTO pipes_settings ("name", 'length') VALUES ("name", 2)`)).toMatchObject({
+      kind: 'insert',
+      columns: ['name', 'length'],
+      rows: [['name', 2]],
+    });
+    expect(one(`INSERT INTO pipes_settings VALUES ('p1', 2)`)).toMatchObject({ columns: null, rows: [['p1', 2]] });
+  });
+
   it('parses UPDATE and DELETE with AND-ed conditions', () => {
     expect(one("UPDATE conference_members SET audio = 0 WHERE name = '101' AND user_id = 7")).toMatchObject({
       kind: 'update',
