@@ -2,23 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { processCpuSeconds } from '../src/procStat.js';
-import { createServer } from 'node:net';
+
+export { freePort } from '../test/helpers/server.js';
 import { fileURLToPath } from 'node:url';
 
 /** Shared helpers of the benchmarks: ports, child processes, CPU accounting, percentiles, output. */
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 /** CPU seconds of a process and its reaped children (Linux /proc). */
 export function cpuSeconds(pid: number): number {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -33,6 +34,17 @@ export function connect(server: TestServer, options: mysql.ConnectionOptions = {
 }
 
 const exec = promisify(execFile);
+
+/** A TCP port free on loopback right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
 
 /** Runs a PHP file with the real php-cli and mysqli; resolves even when PHP exits non-zero. */
 export async function runPhp(file: string, args: string[], server: TestServer, env: Record<string, string> = {}) {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { tileRects } from '../../mixer/layout.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { Nginx } from '../helpers/nginx.js';
+import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, FPS, sleep, type Conferencing } from './harness.js';
 import { nearestName, PALETTE, tonePower } from './signals.js';
 
@@ -22,63 +22,6 @@ const exec = promisify(execFile);
 declare const document: any;
 const dir = mkdtempSync(join(tmpdir(), 'cometmcu-broadcast-'));
 const CANVAS = { width: 640, height: 360 };
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** nginx with the RTMP module, on loopback ports, writing HLS of every stream it receives. */
-class Nginx {
-  private process: ChildProcess | undefined;
-  readonly hlsDir = join(dir, 'nginx-hls');
-  private readonly conf = join(dir, 'nginx.conf');
-
-  constructor(readonly rtmpPort: number) {
-    mkdirSync(this.hlsDir, { recursive: true });
-    writeFileSync(
-      this.conf,
-      `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-user root;
-daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 64; }
-rtmp {
-  server {
-    listen 127.0.0.1:${rtmpPort};
-    application live {
-      live on;
-      record off;
-      hls on;
-      hls_path ${this.hlsDir};
-      hls_fragment 1s;
-      hls_playlist_length 6s;
-    }
-  }
-}
-`,
-    );
-  }
-
-  async start(): Promise<void> {
-    this.process = spawn('nginx', ['-c', this.conf, '-p', dir], { stdio: 'ignore' });
-    await sleep(300);
-  }
-
-  async stop(): Promise<void> {
-    if (!this.process || this.process.exitCode !== null) return;
-    const exited = once(this.process, 'exit');
-    this.process.kill('SIGTERM');
-    await exited;
-  }
-}
 
 /** The first frame of a media file or URL (or the one `seek` seconds in) as RGB, and its audio as 48 kHz mono. */
 async function decode(input: string, seek = 0): Promise<{ frame: Buffer; audio: Int16Array }> {
@@ -122,7 +65,7 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
   const startedAt = Date.now();
 
   beforeAll(async () => {
-    nginx = new Nginx(await freePort());
+    nginx = new Nginx(dir, await freePort());
     await nginx.start();
     const profiles = join(dir, 'profiles.ini');
     writeFileSync(

@@ -299,6 +299,8 @@ const commands = {
     }
     return latencies;
   },
+  /** When `userId`'s flipping camera changed colour, and to what (Date.now()). */
+  flips: (userId: number) => get(userId).flipping?.flips ?? [],
   /** Date.now() of the first picture decoded after `after`, or null. */
   firstPictureAfter: (userId: number, after: number) => get(userId).pictureTimes.find((at) => at > after) ?? null,
   close: async (userId: number) => {
