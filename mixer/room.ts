@@ -193,7 +193,8 @@ export class Room {
 
   private receiveVideo(userId: UserId, packet: RtpFields, codec: VideoCodec): void {
     const participant = this.participants.get(userId);
-    if (!participant || this.profile.media !== 'video') return;
+    // A viewer's answer was sendonly; whatever it sends anyway is not decoded.
+    if (!participant || participant.member.viewerOnly || this.profile.media !== 'video') return;
     if (participant.incoming?.codec !== codec) {
       void participant.incoming?.decoder.close();
       participant.incoming = this.startIncoming(participant, codec);

@@ -64,6 +64,7 @@ const SCHEMA = {
   },
   sip: {
     pipesalt: text('pipesalt'),
+    reconnect_grace: integer(30, 1, 3600),
     realm: text(''),
     nonce_lifetime: integer(300, 10, 86_400),
   },

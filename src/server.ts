@@ -114,6 +114,7 @@ export async function startServer(
     log: log.child({ module: 'sip' }),
     realm: config.sip.realm || endpoint.host,
     nonceLifetimeMs: config.sip.nonce_lifetime * 1000,
+    reconnectGraceMs: config.sip.reconnect_grace * 1000,
     host: `${endpoint.host}:${endpoint.port}`,
   });
   if (mixer) metrics.watchMixer(mixer);
