@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { View } from '../src/domain.js';
+import type { BroadcastOutputState, View } from '../src/domain.js';
 import { Compositor, type PictureSource } from './compositor.js';
 import { SupervisedFfmpeg } from './ffmpeg.js';
 import { canvasInputArgs } from './pipeline.js';
@@ -20,13 +20,7 @@ export interface BroadcastTargets {
   windowSegments: number;
 }
 
-export interface OutputState {
-  kind: 'rtmp' | 'hls' | 'dash' | 'record';
-  target: string;
-  /** Running and fed right now (an RTMP push being retried is not). */
-  running: boolean;
-  restarts: number;
-}
+export type OutputState = BroadcastOutputState;
 
 /** A consumer of the encoded stream stops being fed when this much is waiting: it is stuck or gone. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;

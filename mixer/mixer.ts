@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { MediaError, type MediaEngine } from '../src/conference/media.js';
 import type { ConferenceModel } from '../src/conference/model.js';
-import { broadcasts, roomKey, type BroadcastSettings, type Member } from '../src/domain.js';
+import { broadcasts, roomKey, type BroadcastSettings, type Member, type Profile } from '../src/domain.js';
 import { fillTemplate, type BroadcastTargets } from './broadcast.js';
 import type { MediaNetwork } from './peer.js';
 import { Room, type RoomStats } from './room.js';
@@ -36,7 +36,7 @@ export interface MixerStats {
  * uninvited, key revoked) loses their media leg; talking and failures go back to the model.
  */
 export class Mixer implements MediaEngine {
-  private readonly rooms = new Map<string, { room: Room; devId: number; name: string }>();
+  private readonly rooms = new Map<string, { room: Room; devId: number; name: string; profile: Profile; broadcast: BroadcastSettings }>();
   /** CPU seconds of each room's FFmpeg processes so far, and what each live process had at the last look. */
   private readonly roomCpu = new Map<string, number>();
   private readonly lastCpuOfPid = new Map<number, number>();
@@ -50,11 +50,24 @@ export class Mixer implements MediaEngine {
   ) {
     const changed = (member: Member): void => void this.rooms.get(roomKey(member.devId, member.room))?.room.update(member);
     const left = (member: Member): void => void this.leave(member);
+    const broadcastChanged = (devId: number, room: string, settings: BroadcastSettings | null): void => {
+      const entry = this.rooms.get(roomKey(devId, room));
+      if (!entry) return;
+      entry.broadcast = settings ?? entry.profile.broadcast;
+      void entry.room.replaceBroadcast(this.broadcastTargets(devId, room, entry.broadcast));
+    };
     model.on('memberChanged', changed);
     model.on('memberLeft', left);
+    model.on('broadcastChanged', broadcastChanged);
+    model.reportBroadcastsFrom((devId) =>
+      [...this.rooms.values()]
+        .filter((entry) => entry.devId === devId && broadcasts(entry.broadcast))
+        .map((entry) => ({ room: entry.name, settings: entry.broadcast, outputs: entry.room.stats().broadcast })),
+    );
     this.detach = () => {
       model.off('memberChanged', changed);
       model.off('memberLeft', left);
+      model.off('broadcastChanged', broadcastChanged);
     };
   }
 
@@ -62,16 +75,19 @@ export class Mixer implements MediaEngine {
     const profile = this.model.profile(member.profile);
     if (!profile) throw new MediaError(`unknown profile ${member.profile}`);
     const key = roomKey(member.devId, member.room);
+    // Read before looking for the room: a join that waited here must not create a second one.
+    const broadcast = this.rooms.has(key) ? undefined : await this.model.broadcastSettingsOf(member.devId, member.room, profile);
     let entry = this.rooms.get(key);
     if (!entry) {
+      const settings = broadcast ?? profile.broadcast;
       const room = new Room(profile, this.network, this.log.child({ room: key }), {
         onTalking: (userId, talking) => void this.model.setTalking(member.devId, member.room, userId, talking),
         onMediaFailed: (userId) => {
           this.log.warn({ room: key, userId }, 'media connection failed');
           void this.model.leave(member.devId, member.room, userId, 'media-failed');
         },
-      }, this.broadcastTargets(member.devId, member.room, profile.broadcast));
-      entry = { room, devId: member.devId, name: member.room };
+      }, this.broadcastTargets(member.devId, member.room, settings));
+      entry = { room, devId: member.devId, name: member.room, profile, broadcast: settings };
       this.rooms.set(key, entry);
     }
     return entry.room.join(member, offer);

@@ -81,7 +81,7 @@ export class Room {
     private readonly network: MediaNetwork,
     private readonly log: Logger,
     private readonly events: RoomEvents,
-    private readonly broadcastTargets: BroadcastTargets | null = null,
+    private broadcastTargets: BroadcastTargets | null = null,
   ) {
     this.audio = new RoomAudio({
       onTalking: (userId, talking) => events.onTalking(userId, talking),
@@ -283,6 +283,18 @@ export class Room {
   private broadcastView(members: Member[]): View {
     const audience: Member = { ...members[0]!, userId: -1, viewerOnly: true, controls: { ...members[0]!.controls, layout: null, watch: null } };
     return viewFor(audience, members, this.audio.speakerState, { ...this.profile, layout: this.profile.broadcast.layout, codec: 'H264' });
+  }
+
+  /** New broadcast targets for a live room (its CometQL settings changed): the old broadcast ends first. */
+  replaceBroadcast(targets: BroadcastTargets | null): Promise<void> {
+    return this.serialize(async () => {
+      this.audio.broadcastTap = undefined;
+      const old = this.broadcast;
+      this.broadcast = undefined;
+      await old?.close();
+      this.broadcastTargets = targets;
+      if (this.participants.size > 0) this.startBroadcast();
+    });
   }
 
   private startBroadcast(): void {

@@ -58,6 +58,15 @@ export interface BroadcastSettings {
   record: string | null;
 }
 
+/** The state of one output of a live broadcast. */
+export interface BroadcastOutputState {
+  kind: 'rtmp' | 'hls' | 'dash' | 'record';
+  target: string;
+  /** Running and fed right now (an RTMP push being retried is not). */
+  running: boolean;
+  restarts: number;
+}
+
 /** True when a room with these settings is broadcast anywhere. */
 export function broadcasts(settings: BroadcastSettings): boolean {
   return settings.rtmp !== null || settings.hls || settings.dash || settings.record !== null;

@@ -1,4 +1,5 @@
 import { conference } from './conference.js';
+import { conferenceBroadcast } from './conferenceBroadcast.js';
 import { conferenceMembers } from './conferenceMembers.js';
 import { pipes } from './pipes.js';
 import { pipesMessages } from './pipesMessages.js';
@@ -12,7 +13,7 @@ import { usersTime } from './usersTime.js';
 
 /** Every CometQL table, in the order SHOW TABLES lists them: CppComet's seven first. */
 export const TABLES: ReadonlyMap<string, Table> = new Map(
-  [usersAuth, usersTime, usersMessages, pipesMessages, usersInPipes, pipes, pipesSettings, usersData, conference, conferenceMembers].map(
+  [usersAuth, usersTime, usersMessages, pipesMessages, usersInPipes, pipes, pipesSettings, usersData, conference, conferenceMembers, conferenceBroadcast].map(
     (table) => [table.name, table],
   ),
 );

@@ -1,4 +1,4 @@
-import { type DevId, type Invitation, type Member, type MemberControls, type RoomName, type UserId, type UserKey } from '../domain.js';
+import { roomKey, type BroadcastSettings, type DevId, type Invitation, type Member, type MemberControls, type RoomName, type UserId, type UserKey } from '../domain.js';
 import type { RoomUserFilter, Store, StoreCounts } from './store.js';
 
 /** Copies of rows, so callers never hold the store's own objects (cheaper than structuredClone on the hot path). */
@@ -79,6 +79,7 @@ export class MemoryStore implements Store {
   private readonly invitations = new RoomUserTable<Invitation>(copyInvitation);
   private readonly members = new RoomUserTable<Member>(copyMember);
   private readonly presets = new RoomUserTable<Preset>(copyPreset);
+  private readonly broadcastSettings = new Map<string, { devId: DevId; room: RoomName; settings: BroadcastSettings }>();
 
   async getKey(devId: DevId, userId: UserId): Promise<UserKey | undefined> {
     const key = this.keys.get(`${devId}:${userId}`);
@@ -140,6 +141,21 @@ export class MemoryStore implements Store {
 
   async deletePresetControls(devId: DevId, room: RoomName): Promise<void> {
     for (const preset of this.presets.find(devId, { rooms: [room] })) this.presets.delete(devId, room, preset.userId);
+  }
+
+  async putBroadcastSettings(devId: DevId, room: RoomName, settings: BroadcastSettings): Promise<void> {
+    this.broadcastSettings.set(roomKey(devId, room), { devId, room, settings: { ...settings } });
+  }
+
+  async findBroadcastSettings(devId: DevId, rooms: readonly RoomName[] | undefined): Promise<{ room: RoomName; settings: BroadcastSettings }[]> {
+    const rows = rooms
+      ? rooms.map((room) => this.broadcastSettings.get(roomKey(devId, room)))
+      : [...this.broadcastSettings.values()].filter((row) => row.devId === devId);
+    return rows.filter((row) => row !== undefined).map((row) => ({ room: row.room, settings: { ...row.settings } }));
+  }
+
+  async deleteBroadcastSettings(devId: DevId, room: RoomName): Promise<boolean> {
+    return this.broadcastSettings.delete(roomKey(devId, room));
   }
 
   async counts(): Promise<StoreCounts> {

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   DEFAULT_CONTROLS,
+  type BroadcastOutputState,
+  type BroadcastSettings,
   roomKey,
   type Conference,
   type DevId,
@@ -25,7 +27,12 @@ export interface ConferenceEvents {
   memberJoined: [member: Member];
   memberLeft: [member: Member, reason: LeaveReason];
   memberChanged: [member: Member, changed: readonly (keyof MemberControls | 'talking')[]];
+  /** A room's own broadcast settings changed (null: back to its profile's). */
+  broadcastChanged: [devId: DevId, room: RoomName, settings: BroadcastSettings | null];
 }
+
+/** Live broadcasts as the media layer reports them: which rooms of a tenant broadcast, and how it goes. */
+export type BroadcastStatusSource = (devId: DevId) => { room: RoomName; settings: BroadcastSettings; outputs: BroadcastOutputState[] }[];
 
 export type ConferenceErrorKind = 'unknown-profile' | 'not-invited' | 'room-full' | 'profile-mismatch';
 
@@ -54,6 +61,8 @@ export interface JoinRequest {
  * them; CometQL tables are views of it, SIP asks it to admit members, the mixer reports talking to it.
  */
 export class ConferenceModel extends EventEmitter<ConferenceEvents> {
+  private broadcastStatus: BroadcastStatusSource | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly profiles: ReadonlyMap<string, Profile>,
@@ -233,6 +242,34 @@ export class ConferenceModel extends EventEmitter<ConferenceEvents> {
 
   counts(): Promise<StoreCounts> {
     return this.store.counts();
+  }
+
+  // ---- broadcasting -------------------------------------------------------------------------------
+
+  /** Gives a room its own broadcast settings (null: its profile's again); a live room follows at once. */
+  async setBroadcastSettings(devId: DevId, room: RoomName, settings: BroadcastSettings | null): Promise<boolean> {
+    const changed = settings ? (await this.store.putBroadcastSettings(devId, room, settings), true) : await this.store.deleteBroadcastSettings(devId, room);
+    if (changed) this.emit('broadcastChanged', devId, room, settings);
+    return changed;
+  }
+
+  findBroadcastSettings(devId: DevId, rooms: readonly RoomName[] | undefined): Promise<{ room: RoomName; settings: BroadcastSettings }[]> {
+    return this.store.findBroadcastSettings(devId, rooms);
+  }
+
+  /** What a room broadcasts: its own settings, or its profile's. */
+  async broadcastSettingsOf(devId: DevId, room: RoomName, profile: Profile): Promise<BroadcastSettings> {
+    const [own] = await this.store.findBroadcastSettings(devId, [room]);
+    return own?.settings ?? profile.broadcast;
+  }
+
+  /** The media layer registers where live broadcasts can be read from. */
+  reportBroadcastsFrom(source: BroadcastStatusSource): void {
+    this.broadcastStatus = source;
+  }
+
+  liveBroadcasts(devId: DevId): ReturnType<BroadcastStatusSource> {
+    return this.broadcastStatus?.(devId) ?? [];
   }
 
   private requireProfile(name: string): Profile {

@@ -1,4 +1,4 @@
-import type { DevId, Invitation, Member, MemberControls, RoomName, UserId, UserKey } from '../domain.js';
+import type { BroadcastSettings, DevId, Invitation, Member, MemberControls, RoomName, UserId, UserKey } from '../domain.js';
 
 /** Selects rows by their key columns; an absent list means "any". */
 export interface RoomUserFilter {
@@ -40,6 +40,11 @@ export interface Store {
   putPresetControls(devId: DevId, room: RoomName, userId: UserId, controls: MemberControls): Promise<void>;
   getPresetControls(devId: DevId, room: RoomName, userId: UserId): Promise<MemberControls | undefined>;
   deletePresetControls(devId: DevId, room: RoomName): Promise<void>;
+
+  /** A room's own broadcast settings (conference_broadcast), replacing its profile's. */
+  putBroadcastSettings(devId: DevId, room: RoomName, settings: BroadcastSettings): Promise<void>;
+  findBroadcastSettings(devId: DevId, rooms: readonly RoomName[] | undefined): Promise<{ room: RoomName; settings: BroadcastSettings }[]>;
+  deleteBroadcastSettings(devId: DevId, room: RoomName): Promise<boolean>;
 
   counts(): Promise<StoreCounts>;
   close(): Promise<void>;
