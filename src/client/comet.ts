@@ -1,7 +1,8 @@
 /**
  * The browser's comet connection: CppComet's WebSocket URL and frames, reconnecting with backoff after a
  * drop. Frames from the server are JSON `{data, pipe, event, ...}`; `serverInfo` says whether the key was
- * accepted and carries the ICE servers the page should use.
+ * accepted and carries the ICE servers the page should use. Commands to the server are text frames
+ * `<command>\n<arguments>`, held back while the socket is not open.
  */
 
 export interface CometFrame {
@@ -11,6 +12,11 @@ export interface CometFrame {
   fromQueue?: boolean;
   authorized?: boolean;
   iceServers?: RTCIceServer[];
+  /** The sender of a pipe message (0: the backend or a hidden sender). */
+  user_id?: number;
+  /** Echoes the marker of the request this frame answers. */
+  marker?: string;
+  history?: boolean;
 }
 
 export interface CometOptions {
@@ -21,6 +27,8 @@ export interface CometOptions {
   dev_id?: number;
   /** Force wss:// (it is used anyway on an https page). */
   wss?: boolean;
+  /** The browser's id, shown to track_ pipes; default: random per connection object. */
+  uuid?: string;
 }
 
 type Listener = (frame: CometFrame) => void;
@@ -30,11 +38,15 @@ const uuid = (): string => Array.from(crypto.getRandomValues(new Uint8Array(16))
 export class CometConnection {
   private socket: WebSocket | undefined;
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly openListeners = new Set<() => void>();
+  private readonly pending: string[] = [];
   private retryMs = 500;
   private closed = false;
-  private readonly uuid = uuid();
+  readonly uuid: string;
 
-  constructor(private readonly options: CometOptions) {}
+  constructor(private readonly options: CometOptions) {
+    this.uuid = options.uuid ?? uuid();
+  }
 
   get node(): string {
     return this.options.node ?? location.host;
@@ -44,11 +56,22 @@ export class CometConnection {
     return this.options.wss ?? location.protocol === 'https:';
   }
 
-  /** Listens to `pipe.event` (or a whole `pipe`) frames. */
+  /** Listens to `pipe.event` (or a whole `pipe`) frames; `*` hears every frame. */
   on(name: string, listener: Listener): void {
     const set = this.listeners.get(name) ?? new Set();
     set.add(listener);
     this.listeners.set(name, set);
+  }
+
+  /** Called on every (re)connection, before held-back commands go: the place to subscribe again. */
+  onOpen(listener: () => void): void {
+    this.openListeners.add(listener);
+  }
+
+  /** Sends a command now, or as soon as the socket is open. */
+  send(command: string): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(command);
+    else this.pending.push(command);
   }
 
   connect(): void {
@@ -56,7 +79,11 @@ export class CometConnection {
     const url = `${this.secure ? 'wss' : 'ws'}://${this.node}/ws/sesion=${encodeURIComponent(key)}&myid=${userId}&devid=${devId}&v=4.08&uuid=${this.uuid}&api=js`;
     const socket = new WebSocket(url);
     this.socket = socket;
-    socket.onopen = () => (this.retryMs = 500);
+    socket.onopen = () => {
+      this.retryMs = 500;
+      for (const listener of this.openListeners) listener();
+      for (const command of this.pending.splice(0)) socket.send(command);
+    };
     socket.onmessage = (message) => {
       let frame: CometFrame;
       try {
@@ -64,7 +91,7 @@ export class CometConnection {
       } catch {
         return;
       }
-      for (const name of [frame.pipe, `${frame.pipe}.${frame.event}`]) for (const listener of this.listeners.get(name) ?? []) listener(frame);
+      for (const name of [frame.pipe, `${frame.pipe}.${frame.event}`, '*']) for (const listener of this.listeners.get(name) ?? []) listener(frame);
     };
     socket.onclose = (event) => {
       if (this.closed) return;
