@@ -42,7 +42,7 @@ export class CometConnection {
   private readonly pending: string[] = [];
   private retryMs = 500;
   private closed = false;
-  readonly uuid: string;
+  private readonly uuid: string;
 
   constructor(private readonly options: CometOptions) {
     this.uuid = options.uuid ?? uuid();

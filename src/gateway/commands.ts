@@ -66,15 +66,12 @@ export class BrowserCommands {
     if (IGNORED.has(name)) return true;
     const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name] : undefined;
     if (!handler) return false;
-    const answered = (error: unknown): void => {
+    const args = newline < 0 ? '' : text.slice(newline + 1);
+    // Called at once (the async wrapper only turns a throw into a rejection), so commands keep their order.
+    (async () => handler(socket, args))().catch((error: unknown) => {
       if (error instanceof Refusal) socket.reply(errorFrame(error.message, error.details));
       else this.log.error({ err: error, command: name }, 'comet command failed');
-    };
-    try {
-      void Promise.resolve(handler(socket, newline < 0 ? '' : text.slice(newline + 1))).catch(answered);
-    } catch (error) {
-      answered(error);
-    }
+    });
     return true;
   }
 

@@ -32,10 +32,6 @@ export class PipeHub {
     this.subscribe(client, []);
   }
 
-  subscriptionsOf(client: CometClient): ReadonlySet<PipeName> {
-    return this.pipesByClient.get(client) ?? NONE_PIPES;
-  }
-
   subscribers(devId: DevId, pipe: PipeName): ReadonlySet<CometClient> {
     return this.subscribersByPipe.get(pipeKey(devId, pipe)) ?? NONE;
   }
