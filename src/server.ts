@@ -132,12 +132,12 @@ export async function startServer(
       members: counts.members,
     });
   });
-  // The browser library, bundled once; and the example pages.
-  const browserLibrary = bundleBrowserLibrary();
-  browserLibrary.catch((error: unknown) => log.error({ err: error }, 'cannot bundle cometVideoApi.js'));
-  http.get('/cometVideoApi.js', async (_request, response) => {
-    sendText(response, 200, await browserLibrary, 'text/javascript; charset=utf-8');
-  });
+  // The browser libraries, bundled once; and the example pages.
+  for (const [path, entry] of [['/cometVideoApi.js', 'cometVideoApi.ts'], ['/CometServerApi.js', 'cometServerApi.ts']] as const) {
+    const library = bundleBrowserLibrary(entry);
+    library.catch((error: unknown) => log.error({ err: error }, `cannot bundle ${path}`));
+    http.get(path, async (_request, response) => sendText(response, 200, await library, 'text/javascript; charset=utf-8'));
+  }
   http.get('/examples/', (_request, response, url) => serveStatic(response, EXAMPLES_DIR, '/examples/', url.pathname));
   // hls.js for the viewer page, from its npm package.
   http.get('/vendor/', (_request, response, url) => serveStatic(response, HLS_JS_DIR, '/vendor/', url.pathname));

@@ -8,12 +8,13 @@ import { sendText } from './server.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * Bundles the browser library (src/client with JsSIP, whose npm package has no browser build) into one
- * script, once per process. Built at start-up so a broken bundle shows at once, not at the first page.
+ * Bundles a browser library of src/client (cometVideoApi with JsSIP, whose npm package has no browser
+ * build; CometServerApi) into one script, once per process. Built at start-up so a broken bundle shows at
+ * once, not at the first page.
  */
-export function bundleBrowserLibrary(): Promise<string> {
+export function bundleBrowserLibrary(entry: 'cometVideoApi.ts' | 'cometServerApi.ts'): Promise<string> {
   return build({
-    entryPoints: [join(ROOT, 'src/client/cometVideoApi.ts')],
+    entryPoints: [join(ROOT, 'src/client', entry)],
     bundle: true,
     format: 'iife',
     platform: 'browser',

@@ -231,6 +231,13 @@ describe('end to end in Chromium: PHP invites, pages answer, the mixer mixes', (
     await eventually(async () => expect(await one.tiles(1)).toEqual(['red']));
   });
 
+  it('carries chat messages between the pages, beside the call', async () => {
+    await one.page.fill('#chat_text', 'hello from one');
+    await one.page.click('#chat_form button');
+    await two.page.waitForFunction(() => document.getElementById('chat_messages').textContent.includes('user 1: hello from one'), undefined, { timeout: 5000 });
+    await three.page.waitForFunction(() => document.getElementById('chat_messages').textContent.includes('user 1: hello from one'), undefined, { timeout: 5000 });
+  });
+
   it('reconnects the comet WebSocket after a drop and still hears invitations', async () => {
     await one.page.evaluate(() => {
       for (const socket of window.sockets) if (String(socket.url).includes('/ws/')) socket.close();

@@ -1,53 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { connect, runPhp, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * The chat page in headless Chromium: CometServerApi.js (bundled here from src/client) on a web_ pipe with
- * history; two pages talk to each other and a PHP backend posts to both. The page and the bundle are
- * served by a small HTTP server of the test; the pages reach the comet WebSocket through `node`.
+ * The chat page in headless Chromium, as the server serves it (/examples/chat.html with /CometServerApi.js)
+ * on a web_ pipe with history; two pages talk to each other and a PHP backend posts to both.
  */
 
 // Globals of the functions that run inside the page (this file itself runs in Node, without the DOM types).
 declare const document: any;
 declare const window: any;
 
-const root = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const php = fileURLToPath(new URL('../messaging/php/messaging.php', import.meta.url));
-
-async function bundleClient(): Promise<string> {
-  const result = await build({
-    entryPoints: [root('src/client/cometServerApi.ts')],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
-    tsconfig: root('tsconfig.client.json'),
-  });
-  return result.outputFiles[0]!.text;
-}
-
-/** Serves /chat.html and /CometServerApi.js, as the server will. */
-async function pageServer(): Promise<Server> {
-  const files: Record<string, [string, string]> = {
-    '/chat.html': [await readFile(root('examples/web/chat.html'), 'utf8'), 'text/html; charset=utf-8'],
-    '/CometServerApi.js': [await bundleClient(), 'text/javascript; charset=utf-8'],
-  };
-  const server = createServer((request, response) => {
-    const file = files[new URL(request.url ?? '/', 'http://x').pathname];
-    response.writeHead(file ? 200 : 404, { 'Content-Type': file?.[1] ?? 'text/plain' });
-    response.end(file?.[0] ?? 'not found');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
 
 /** The lines of the page's message list. */
 const lines = (page: Page): Promise<string[]> => page.evaluate(() => [...document.querySelectorAll('#messages li')].map((li: any) => `${li.className}|${li.textContent}`));
@@ -64,7 +29,6 @@ async function waitForLine(page: Page, text: string, timeoutMs = 5000): Promise<
 
 describe('the chat page in Chromium', () => {
   let server: TestServer;
-  let pages: Server;
   let browser: Browser;
   let alice: Page;
   let bob: Page;
@@ -84,9 +48,8 @@ describe('the chat page in Chromium', () => {
     await sql.end();
     expect(await runPhp(php, ['publish', 'web_chat', 'message', '{"name":"bot","text":"welcome"}'], server)).toMatchObject({ stdout: '1\n' });
 
-    pages = await pageServer();
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    const base = `http://127.0.0.1:${(pages.address() as AddressInfo).port}/chat.html?node=127.0.0.1:${server.httpPort}`;
+    const base = `http://127.0.0.1:${server.httpPort}/examples/chat.html?node=127.0.0.1:${server.httpPort}`;
     alice = await (await browser.newContext()).newPage();
     bob = await (await browser.newContext()).newPage();
     await alice.goto(`${base}&user_id=1&user_key=alicekey&name=alice`);
@@ -94,7 +57,7 @@ describe('the chat page in Chromium', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    pages?.close();
+
     await server?.close();
   });
 
