@@ -1,6 +1,6 @@
 import type { ConferenceModel } from '../src/conference/model.js';
 import type { DevId } from '../src/domain.js';
-import { messagingFor } from '../src/messaging/messaging.js';
+import type { Messaging } from '../src/messaging/messaging.js';
 import { CometQLError, ErrorCode } from './errors.js';
 import type { Condition, Limit, SelectExpression, SqlValue, Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
@@ -53,6 +53,7 @@ export function databaseDevId(name: string, currentDevId: DevId, devIndexSize: n
 export class Executor {
   constructor(
     private readonly model: ConferenceModel,
+    private readonly messaging: Messaging,
     private readonly facts: ServerFacts,
   ) {}
 
@@ -94,7 +95,7 @@ export class Executor {
 
   private async runOnTable(session: Session, statement: TableStatement): Promise<Result> {
     const table = findTable(statement.table, statement.database);
-    const context: TableContext = { devId: session.devId, model: this.model, messaging: messagingFor(this.model) };
+    const context: TableContext = { devId: session.devId, model: this.model, messaging: this.messaging };
     switch (statement.kind) {
       case 'select': {
         const columns =

@@ -12,6 +12,7 @@ import type { Store } from './conference/store.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
 import { bundleBrowserLibrary, EXAMPLES_DIR, HLS_JS_DIR, serveStatic } from './http/assets.js';
 import { CometGateway } from './gateway/gateway.js';
+import { Messaging } from './messaging/messaging.js';
 import { Metrics } from './metrics.js';
 import { loadProfiles } from './profiles.js';
 import { SipServer } from './sip/sipServer.js';
@@ -58,7 +59,9 @@ export async function startServer(
   });
   const metrics = new Metrics(model);
 
-  const executor = new Executor(model, {
+  // Users, pipes and queues of the comet messaging, shared by CometQL and the gateway.
+  const messaging = new Messaging();
+  const executor = new Executor(model, messaging, {
     version: SERVER_VERSION,
     versionComment: VERSION_COMMENT,
     maxQuerySize: config.cometql.max_query_size,
@@ -92,6 +95,7 @@ export async function startServer(
 
   const gateway = new CometGateway(http, {
     model,
+    messaging,
     log: log.child({ module: 'gateway' }),
     serverName: VERSION_COMMENT,
     queueTtlMs: config.ws.queue_ttl * 1000,

@@ -6,13 +6,15 @@ import type { ConferenceModel } from '../conference/model.js';
 import type { DevId, Invitation, LeaveReason, Member, UserId } from '../domain.js';
 import type { HttpServer } from '../http/server.js';
 import { MAX_MESSAGE_BYTES, unixTime, type ClientInfo, type CometMessage } from '../messaging/frames.js';
-import { messagingFor, type Messaging } from '../messaging/messaging.js';
+import type { Messaging } from '../messaging/messaging.js';
 import { BrowserCommands, errorFrame } from './commands.js';
 import { CometSocket } from './socket.js';
 import { COMET_PATH_PREFIXES, parseCometUrl, type CometUrl } from './url.js';
 
 export interface GatewayOptions {
   model: ConferenceModel;
+  /** Users, pipes and queues, shared with CometQL. */
+  messaging: Messaging;
   log: Logger;
   /** The `server` field of serverInfo. */
   serverName: string;
@@ -58,7 +60,7 @@ export class CometGateway {
     http: HttpServer,
     private readonly options: GatewayOptions,
   ) {
-    this.messaging = messagingFor(options.model);
+    this.messaging = options.messaging;
     this.commands = new BrowserCommands(this.messaging, options.log);
     for (const prefix of COMET_PATH_PREFIXES) http.onUpgrade(prefix, (request, socket, head, url) => this.upgrade(request, socket, head, url));
     this.detach = this.listen(options.model);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { ConferenceModel } from '../conference/model.js';
 import type { DevId, PipeName, UserId } from '../domain.js';
 import { encodeFrame, unixTime, type CometClient, type CometMessage } from './frames.js';
 import { PipeHistory } from './history.js';
@@ -107,16 +106,4 @@ export class Messaging {
     const pipe = userStatusPipe(client.userId);
     this.pipes.publish(client.devId, pipe, { data: status, event: status, pipe, message_send_time: unixTime(this.now()) });
   }
-}
-
-const services = new WeakMap<ConferenceModel, Messaging>();
-
-/**
- * The messaging service that goes with a conference model. The composition root gives CometQL and the
- * gateway the same model; this is where both find the same users, pipes and queues.
- */
-export function messagingFor(model: ConferenceModel): Messaging {
-  let messaging = services.get(model);
-  if (!messaging) services.set(model, (messaging = new Messaging()));
-  return messaging;
 }
