@@ -128,12 +128,14 @@ export class Broadcast {
     return this.outputs.map((output) => output.ffmpeg.pid).filter((pid): pid is number => pid !== undefined);
   }
 
-  /** Stops the encoder first, so the outputs see the end of the stream and finish their files. */
+  /**
+   * Drains the encoder first (its inputs end, it writes out what it holds), so the outputs see the whole
+   * stream end and finish their files.
+   */
   async close(): Promise<void> {
     this.compositor.stop();
-    await this.encoder.stop(3000);
-    for (const output of this.outputs) output.stdin?.end();
-    await Promise.all(this.outputs.map((output) => output.ffmpeg.stop(5000)));
+    await this.encoder.stop(3000, true);
+    await Promise.all(this.outputs.map((output) => output.ffmpeg.stop(5000, true)));
   }
 
   private fanOut(chunk: Buffer): void {

@@ -75,19 +75,24 @@ export class SupervisedFfmpeg extends EventEmitter<{ restart: [] }> {
     return this.child;
   }
 
-  /** Ends the process (SIGTERM, then SIGKILL after a grace period) and stops restarting it. */
-  async stop(graceMs = 1000): Promise<void> {
+  /**
+   * Ends the process and stops restarting it: SIGTERM, then SIGKILL after a grace period. With `drain`,
+   * its input pipes are closed first and it gets the grace period to finish on its own, so what it still
+   * holds (the last frames of a recording) is written out; SIGTERM makes FFmpeg drop that.
+   */
+  async stop(graceMs = 1000, drain = false): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    // A process blocked reading an idle pipe only notices SIGTERM at its next read: end the pipe too.
-    child.stdin?.end();
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    // A process blocked reading an idle pipe only notices SIGTERM at its next read: end the pipes too.
+    for (const stream of [child.stdin, ...child.stdio.slice(3)]) (stream as NodeJS.WritableStream | null)?.end?.();
+    const terminate = setTimeout(() => child.kill('SIGTERM'), drain ? graceMs : 0);
+    const kill = setTimeout(() => child.kill('SIGKILL'), drain ? 2 * graceMs : graceMs);
     await exited;
-    clearTimeout(timer);
+    clearTimeout(terminate);
+    clearTimeout(kill);
   }
 
   private start(): void {

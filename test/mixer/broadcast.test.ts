@@ -147,11 +147,11 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
     const restartedAt = Date.now();
     await nginx.start();
     await sleep(3000);
-    // The members' video went on meanwhile (the longest gap measured here is 0.1-0.5 s on a loaded machine).
+    // The members' video went on meanwhile (measured: about 0.1 s; a stall would be seconds).
     for (const userId of [1, 2]) {
       const { longestGap } = await fleet.call('frames', userId, from, Date.now());
       console.log(`member ${userId}: longest frame gap while nginx was away: ${longestGap} ms`);
-      expect(longestGap, `member ${userId}`).toBeLessThanOrEqual(1000);
+      expect(longestGap, `member ${userId}`).toBeLessThanOrEqual(500);
     }
     // nginx receives the push again: new segments, with both members.
     await eventually(() => {
@@ -176,8 +176,8 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
     const conference = (Date.now() - startedAt) / 1000;
     console.log(`recording: ${duration.toFixed(1)} s for a conference of ${conference.toFixed(1)} s`);
     // The conference is measured from the first member's WebRTC set-up to the room's close, both of which
-    // lie outside the recording; the recording here is 2-4 s shorter.
-    expect(duration).toBeGreaterThan(conference - 4.5);
+    // lie outside the recording.
+    expect(duration).toBeGreaterThan(conference - 2);
     expect(duration).toBeLessThanOrEqual(conference + 0.5);
     // From 10 s in: at its very start the members' first pictures had not arrived yet.
     expectBothMembers(await decode(join(recordDir, file!), 10));
