@@ -67,6 +67,8 @@ export async function answerOffer(
   offer: string,
   options: { preferredCodec: VideoCodec; receive: boolean; network: MediaNetwork; handlers: PeerHandlers },
 ): Promise<MemberPeer> {
+  // werift waits forever on an offer without media (ICE gathering never completes): refuse it up front.
+  if (!/^m=(audio|video) /m.test(offer)) throw new MediaError('cannot answer the offer: it has no audio or video');
   const { network, handlers } = options;
   const pc = new RTCPeerConnection({
     iceServers: network.iceServers,
@@ -111,7 +113,7 @@ export async function answerOffer(
         );
       });
     });
-    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    await withTimeout(pc.setRemoteDescription({ type: 'offer', sdp: offer }), NEGOTIATION_TIMEOUT_MS);
     for (const transceiver of pc.getTransceivers()) {
       transceiver.setDirection(options.receive ? 'sendrecv' : 'sendonly');
       const out = new MediaStreamTrack({ kind: transceiver.kind });
@@ -127,8 +129,8 @@ export async function answerOffer(
         }
       }
     }
-    await pc.setLocalDescription(await pc.createAnswer());
-    await gathered(pc);
+    await withTimeout(pc.createAnswer().then((answer) => pc.setLocalDescription(answer)), NEGOTIATION_TIMEOUT_MS);
+    await withTimeout(gathered(pc), NEGOTIATION_TIMEOUT_MS);
     if (videoTransceiver) {
       // werift routes a browser's PLI to our receiver, not our sender (same m-line): match it on the transport.
       const sender = videoTransceiver.sender;
@@ -156,6 +158,15 @@ export async function answerOffer(
     await close();
     throw new MediaError(`cannot answer the offer: ${(error as Error).message}`);
   }
+}
+
+/** A hostile or broken offer must not hold a room's changes (they run one at a time) for ever. */
+const NEGOTIATION_TIMEOUT_MS = 10_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function gathered(pc: RTCPeerConnection): Promise<void> {
