@@ -22,6 +22,9 @@ export interface BroadcastTargets {
 
 export type OutputState = BroadcastOutputState;
 
+/** Seconds of canvases the broadcast's compositor lets wait for its encoder (its start-up, a busy moment). */
+const BACKLOG_SECONDS = 2;
+
 /** A consumer of the encoded stream stops being fed when this much is waiting: it is stuck or gone. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
@@ -44,17 +47,16 @@ export class Broadcast {
     readonly targets: BroadcastTargets,
     private readonly log: Logger,
   ) {
-    this.compositor = new Compositor(view, pictures);
+    this.compositor = new Compositor(view, pictures, BACKLOG_SECONDS * view.fps);
     const gop = String(view.fps); // a keyframe a second: segments of 1 s can start on one
     this.encoder = new SupervisedFfmpeg({
       name: 'broadcast encoder',
       log,
       args: [
-        // Video on the wall clock (the compositor skips frames when the encoder is behind; cfr fills them in);
-        // audio on its sample count, since the mix produces every 20 ms without fail.
-        '-use_wallclock_as_timestamps', '1', ...canvasInputArgs(view),
+        // Both on their own count from the same start: every frame (a compositor that waits seconds before
+        // dropping any) and every 20 ms of the mix (an audio tick that catches up), so they stay together.
+        ...canvasInputArgs(view),
         '-f', 's16le', '-ar', '48000', '-ac', '1', '-i', 'pipe:3',
-        '-fps_mode', 'cfr', '-r', String(view.fps),
         '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
         '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-b:v', `${Math.max(view.videoBitrateKbps, 300)}k`, '-threads', '1',
         '-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '1',
@@ -96,7 +98,7 @@ export class Broadcast {
   /** A new broadcast view (members joined or left): same encoder, new compositor. */
   setView(view: View): void {
     const previous = this.compositor;
-    this.compositor = new Compositor(view, this.pictures);
+    this.compositor = new Compositor(view, this.pictures, BACKLOG_SECONDS * view.fps);
     this.compositor.output = previous.output;
     previous.stop();
   }

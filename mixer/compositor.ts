@@ -21,12 +21,18 @@ export class Compositor {
   private canvasIndex = 0;
   private readonly stopTicks: () => void;
 
+  /**
+   * `backlogFrames`: canvases that may wait for the encoder before frames are dropped. Views keep it small
+   * (latency matters more than every frame); a broadcast keeps seconds of them, so its picture never falls
+   * behind its sound while the encoder starts.
+   */
   constructor(
     readonly view: View,
     private readonly pictures: PictureSource,
+    private readonly backlogFrames = 2,
   ) {
-    // Three canvases rotate: a write to a pipe keeps a reference until the pipe has taken it.
-    this.canvases = Array.from({ length: 3 }, () => Buffer.alloc(pictureBytes(view.canvas)));
+    // Canvases rotate: a write to a pipe keeps a reference until the pipe has taken it.
+    this.canvases = Array.from({ length: backlogFrames + 1 }, () => Buffer.alloc(pictureBytes(view.canvas)));
     this.stopTicks = fixedRate(1000 / view.fps, () => this.render());
   }
 
@@ -35,7 +41,7 @@ export class Compositor {
   }
 
   private render(): void {
-    if (!this.output || this.output.writableLength >= 2 * this.canvases[0]!.length) {
+    if (!this.output || this.output.writableLength >= this.backlogFrames * this.canvases[0]!.length) {
       this.framesDropped++;
       return;
     }
