@@ -1,25 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { liveFfmpegPids } from '../../mixer/ffmpeg.js';
-import { BrowserFleet, eventually, FPS, newMixerWorld, sleep, type JoinOptions } from './harness.js';
+import { BrowserFleet, eventually, FPS, sleep, type JoinOptions } from './harness.js';
+import { useConference } from './conference.js';
 
 describe('mixer: a conference of 4 on a grid', () => {
-  const world = newMixerWorld();
-  const fleet = new BrowserFleet();
   const members: JoinOptions[] = [
     { userId: 1, colour: 'red', tone: 400 },
     { userId: 2, colour: 'lime', tone: 600 },
     { userId: 3, colour: 'blue', tone: 800 },
     { userId: 4, colour: 'yellow', tone: 1000 },
   ];
+  const { world, fleet } = useConference(members);
   const tones = members.map((m) => m.tone);
   const colours = members.map((m) => m.colour);
-  beforeAll(async () => {
-    for (const member of members) await fleet.join(world, member);
-  }, 60_000);
-  afterAll(async () => {
-    await fleet.close();
-    await world.mixer.close();
-  });
 
   it('shows every member in its tile to every receiver, through one shared encoder', async () => {
     await eventually(async () => {

@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserFleet, eventually, newMixerWorld, testProfilesFile } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, newMixerWorld, testProfilesFile } from './harness.js';
+import { useConference } from './conference.js';
 
 describe('mixer: H.264 out', () => {
-  const world = newMixerWorld(testProfilesFile('H264'));
-  const fleet = new BrowserFleet();
-  beforeAll(async () => {
-    await fleet.join(world, { userId: 1, colour: 'red', tone: 400 });
-    await fleet.join(world, { userId: 2, colour: 'blue', tone: 600 });
-  }, 60_000);
-  afterAll(async () => {
-    await fleet.close();
-    await world.mixer.close();
-  });
+  const { world, fleet } = useConference(
+    [
+      { userId: 1, colour: 'red', tone: 400 },
+      { userId: 2, colour: 'blue', tone: 600 },
+    ],
+    newMixerWorld(testProfilesFile('H264')),
+  );
 
   it('decodes VP8 cameras and sends the canvas in H.264 when the profile says so', async () => {
     await eventually(async () => {

@@ -1,22 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserFleet, eventually, newMixerWorld, sleep, type JoinOptions } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, sleep, type JoinOptions } from './harness.js';
+import { useConference } from './conference.js';
 
 describe('mixer: the speaker layout', () => {
-  const world = newMixerWorld();
-  const fleet = new BrowserFleet();
   const members: JoinOptions[] = [
     { userId: 1, colour: 'red', tone: 400, volume: 0.3, profile: 'speaker' },
     { userId: 2, colour: 'lime', tone: 600, volume: 0.05, profile: 'speaker' },
     { userId: 3, colour: 'blue', tone: 800, volume: 0.9, profile: 'speaker' },
     { userId: 4, colour: 'yellow', tone: 1000, volume: 0.05, profile: 'speaker' },
   ];
-  beforeAll(async () => {
-    for (const member of members) await fleet.join(world, member);
-  }, 60_000);
-  afterAll(async () => {
-    await fleet.close();
-    await world.mixer.close();
-  });
+  const { world, fleet } = useConference(members);
 
   const mainTile = async (userId: number): Promise<string | undefined> => (await fleet.call('tiles', userId, 'speaker', 4))?.[0];
 
