@@ -54,9 +54,13 @@ export class Messaging {
    */
   async sendToUser(devId: DevId, userId: UserId, event: string, data: unknown, queueTtlMs: number | null = PERSONAL_QUEUE_TTL_MS): Promise<number> {
     const now = this.now();
-    const frame = encodeFrame({ data, pipe: 'msg', event, message_send_time: unixTime(now) });
+    const clients = this.presence.clientsOf(devId, userId);
     let delivered = 0;
-    for (const client of this.presence.clientsOf(devId, userId)) if (client.send(frame)) delivered++;
+    // Encoded only for someone to read: most invitations of a busy backend go to users not online.
+    if (clients.size > 0) {
+      const frame = encodeFrame({ data, pipe: 'msg', event, message_send_time: unixTime(now) });
+      for (const client of clients) if (client.send(frame)) delivered++;
+    }
     if (delivered === 0 && queueTtlMs !== null) {
       // Queued as text, as CppComet did: an object arrives later as its JSON string.
       const message = typeof data === 'string' ? data : JSON.stringify(data);
