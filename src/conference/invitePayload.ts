@@ -24,6 +24,20 @@ const padLeft = (value: string, width: number): string => value.padStart(width, 
  * Kept bit-for-bit so that pages written for CppComet find the same pipe.
  */
 export function callPipe(number: string, settings: InviteSettings, devId: DevId): string {
+  // A backend invites every member of a room, often: the pipe of a room is computed once.
+  const key = `${devId}\0${number}\0${settings.serverName}\0${settings.serverPort}\0${settings.pipesalt}`;
+  let pipe = callPipes.get(key);
+  if (pipe === undefined) {
+    if (callPipes.size >= 10_000) callPipes.clear();
+    pipe = computeCallPipe(number, settings, devId);
+    callPipes.set(key, pipe);
+  }
+  return pipe;
+}
+
+const callPipes = new Map<string, string>();
+
+function computeCallPipe(number: string, settings: InviteSettings, devId: DevId): string {
   const source =
     `${padLeft(number, 64)}_${padLeft(settings.serverName, 64)}_${settings.serverPort}_${devId}_` +
     padLeft(settings.pipesalt, 32);
