@@ -28,44 +28,47 @@ const BACKLOG_SECONDS = 2;
 /** A consumer of the encoded stream stops being fed when this much is waiting: it is stuck or gone. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
+/** The pictures of a broadcast: its view, composed from the members' decoded video. */
+export interface BroadcastVideo {
+  view: View;
+  pictures: PictureSource;
+}
+
 /**
  * One room's broadcast: a compositor of the broadcast view and the full audio mix, encoded once into
  * H.264 + AAC (MPEG-TS), then copied by one small FFmpeg per output: the RTMP push, the embedded HLS and
- * DASH, the recording. An output that fails (an RTMP server going away) is restarted with backoff on its
- * own; the encoder and the other outputs go on. A new view (someone joins) swaps the compositor only:
- * the stream stays one stream.
+ * DASH, the recording. An audio-only room broadcasts its sound alone (AAC), as a radio would. An output
+ * that fails (an RTMP server going away) is restarted with backoff on its own; the encoder and the other
+ * outputs go on. A new view (someone joins) swaps the compositor only: the stream stays one stream.
  */
 export class Broadcast {
-  private compositor: Compositor;
+  private compositor: Compositor | undefined;
   private readonly encoder: SupervisedFfmpeg;
   private audio: Writable | undefined;
   private readonly outputs: BroadcastOutput[] = [];
 
   constructor(
-    view: View,
-    private readonly pictures: PictureSource,
+    private readonly video: BroadcastVideo | null,
     readonly targets: BroadcastTargets,
     private readonly log: Logger,
   ) {
-    this.compositor = new Compositor(view, pictures, BACKLOG_SECONDS * view.fps);
-    const gop = String(view.fps); // a keyframe a second: segments of 1 s can start on one
+    this.compositor = video ? new Compositor(video.view, video.pictures, BACKLOG_SECONDS * video.view.fps) : undefined;
+    const audioIn = ['-f', 's16le', '-ar', '48000', '-ac', '1', '-i', video ? 'pipe:3' : 'pipe:0'];
+    const audioOut = ['-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '1'];
     this.encoder = new SupervisedFfmpeg({
       name: 'broadcast encoder',
       log,
       args: [
         // Both on their own count from the same start: every frame (a compositor that waits seconds before
         // dropping any) and every 20 ms of the mix (an audio tick that catches up), so they stay together.
-        ...canvasInputArgs(view),
-        '-f', 's16le', '-ar', '48000', '-ac', '1', '-i', 'pipe:3',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
-        '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-b:v', `${Math.max(view.videoBitrateKbps, 300)}k`, '-threads', '1',
-        '-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '1',
+        ...(video ? [...canvasInputArgs(video.view), ...audioIn, ...h264Args(video.view)] : audioIn),
+        ...audioOut,
         '-f', 'mpegts', '-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', 'pipe:1',
       ],
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: video ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
       onStart: (child) => {
-        this.compositor.output = child.stdin as Writable;
-        this.audio = child.stdio[3] as Writable;
+        if (this.compositor) this.compositor.output = child.stdin as Writable;
+        this.audio = (video ? child.stdio[3] : child.stdin) as Writable;
         (child.stdout as Readable).on('data', (chunk: Buffer) => this.fanOut(chunk));
       },
     });
@@ -82,7 +85,7 @@ export class Broadcast {
     if (targets.hlsDir && targets.dash) {
       add('dash', `${targets.hlsDir}/index.mpd`, [
         // MPEG-TS tags H.264 as 0x1b; MP4 fragments want avc1/mp4a.
-        '-tag:v', 'avc1', '-tag:a', 'mp4a', '-bsf:a', 'aac_adtstoasc', '-f', 'dash', '-seg_duration', String(targets.segmentSeconds), '-window_size', String(targets.windowSegments),
+        ...(video ? ['-tag:v', 'avc1'] : []), '-tag:a', 'mp4a', '-bsf:a', 'aac_adtstoasc', '-f', 'dash', '-seg_duration', String(targets.segmentSeconds), '-window_size', String(targets.windowSegments),
         '-extra_window_size', '2', '-streaming', '1', '-remove_at_exit', '1', '-use_template', '1', '-use_timeline', '0',
         '-init_seg_name', 'dash-init-$RepresentationID$.m4s', '-media_seg_name', 'dash-$RepresentationID$-$Number$.m4s',
         `${targets.hlsDir}/index.mpd`,
@@ -95,10 +98,11 @@ export class Broadcast {
     }
   }
 
-  /** A new broadcast view (members joined or left): same encoder, new compositor. */
+  /** A new broadcast view (members joined or left): same encoder, new compositor. Sound only: nothing to do. */
   setView(view: View): void {
     const previous = this.compositor;
-    this.compositor = new Compositor(view, this.pictures, BACKLOG_SECONDS * view.fps);
+    if (!previous || !this.video) return;
+    this.compositor = new Compositor(view, this.video.pictures, BACKLOG_SECONDS * view.fps);
     this.compositor.output = previous.output;
     previous.stop();
   }
@@ -110,16 +114,21 @@ export class Broadcast {
     audio.write(Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength));
   }
 
+  /** false for the sound of an audio-only room. */
+  get hasVideo(): boolean {
+    return this.video !== null;
+  }
+
   get encoderPid(): number | undefined {
     return this.encoder.pid;
   }
 
   get framesRendered(): number {
-    return this.compositor.framesRendered;
+    return this.compositor?.framesRendered ?? 0;
   }
 
   get framesDropped(): number {
-    return this.compositor.framesDropped;
+    return this.compositor?.framesDropped ?? 0;
   }
 
   outputStates(): OutputState[] {
@@ -135,7 +144,7 @@ export class Broadcast {
    * stream end and finish their files.
    */
   async close(): Promise<void> {
-    this.compositor.stop();
+    this.compositor?.stop();
     await this.encoder.stop(3000, true);
     await Promise.all(this.outputs.map((output) => output.ffmpeg.stop(5000, true)));
   }
@@ -145,6 +154,15 @@ export class Broadcast {
       if (output.stdin && output.stdin.writableLength < MAX_PENDING_BYTES) output.stdin.write(chunk);
     }
   }
+}
+
+/** H.264 for players: a keyframe a second, so segments of 1 s can start on one. */
+function h264Args(view: View): string[] {
+  const gop = String(view.fps);
+  return [
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
+    '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-b:v', `${Math.max(view.videoBitrateKbps, 300)}k`, '-threads', '1',
+  ];
 }
 
 /** One copy of the encoded stream into a target, restarted with backoff when it fails. */

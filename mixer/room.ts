@@ -95,10 +95,10 @@ export class Room {
 
   stats(): RoomStats {
     const composed: { framesRendered: number; framesDropped: number }[] = [...this.pipelines.values(), ...this.retiring];
-    if (this.broadcast) composed.push(this.broadcast);
+    if (this.broadcast?.hasVideo) composed.push(this.broadcast);
     return {
       members: this.participants.size,
-      // The broadcast's encoder is one more view.
+      // The broadcast's encoder is one more view (when it has pictures).
       videoEncoders: composed.length,
       audioMixes: this.audio.encoderCount,
       framesRendered: composed.reduce((sum, p) => sum + p.framesRendered, 0),
@@ -253,7 +253,7 @@ export class Room {
     if (this.closed) return;
     const members = [...this.participants.values()].map((p) => p.member);
     const speakers = this.audio.speakerState;
-    if (this.broadcast && members.length > 0) this.broadcast.setView(this.broadcastView(members));
+    if (this.broadcast?.hasVideo && members.length > 0) this.broadcast.setView(this.broadcastView(members));
     const wanted = new Set<string>();
     for (const participant of this.participants.values()) {
       if (!participant.outbound) continue;
@@ -298,9 +298,11 @@ export class Room {
   }
 
   private startBroadcast(): void {
-    if (this.broadcast || !this.broadcastTargets || this.profile.media !== 'video') return;
+    if (this.broadcast || !this.broadcastTargets) return;
     const members = [...this.participants.values()].map((p) => p.member);
-    const broadcast = new Broadcast(this.broadcastView(members), (userId) => this.pictureOf(userId), this.broadcastTargets, this.log);
+    // An audio-only room broadcasts its sound alone.
+    const video = this.profile.media === 'video' ? { view: this.broadcastView(members), pictures: (userId: UserId) => this.pictureOf(userId) } : null;
+    const broadcast = new Broadcast(video, this.broadcastTargets, this.log);
     this.broadcast = broadcast;
     this.audio.broadcastTap = (samples) => broadcast.writeAudio(samples);
   }

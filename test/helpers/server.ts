@@ -22,6 +22,17 @@ export async function startTestServer(env: Record<string, string> = {}, media?: 
   return Object.assign(server, { config });
 }
 
+/** A server whose mixer answers on loopback only, with these profiles; broadcasts write under `dataDir`. */
+export function startMediaServer(profilesFile: string, dataDir: string, env: Record<string, string> = {}): Promise<TestServer> {
+  return startTestServer({
+    COMET_CONFERENCE_PROFILES: profilesFile,
+    COMET_BROADCAST_DATA_DIR: dataDir,
+    COMET_MEDIA_ADDRESSES: '127.0.0.1',
+    COMET_MEDIA_ADDRESSES_ONLY: 'true',
+    ...env,
+  });
+}
+
 export function connect(server: TestServer, options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
   return mysql.createConnection({
     host: '127.0.0.1',

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { tileRects } from '../../mixer/layout.js';
 import { Nginx } from '../helpers/nginx.js';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
+import { freePort, startMediaServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, FPS, sleep, type Conferencing } from './harness.js';
 import { nearestName, PALETTE, tonePower } from './signals.js';
 
@@ -74,12 +74,7 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
       `[show]\nmedia = video\ncanvas = ${CANVAS.width}x${CANVAS.height}\nfps = ${FPS}\ncodec = VP8\nbitrate = 500\nlayout = grid\nmax_members = 16\nopen = true\n` +
         `rtmp = rtmp://127.0.0.1:${nginx.rtmpPort}/live/\${conference_name}\nhls = on\ndash = on\nrecord = ${recordDir}/\${conference_name}-\${time}.mp4\n`,
     );
-    server = await startTestServer({
-      COMET_CONFERENCE_PROFILES: profiles,
-      COMET_BROADCAST_DATA_DIR: join(dir, 'data'),
-      COMET_MEDIA_ADDRESSES: '127.0.0.1',
-      COMET_MEDIA_ADDRESSES_ONLY: 'true',
-    });
+    server = await startMediaServer(profiles, join(dir, 'data'));
     world = { model: server.model, mixer: server.mixer! };
     const first = await fleet.offer({ userId: 1, colour: 'red', tone: 400, volume: 0.3, room: 'show', profile: 'show' });
     startedAt = Date.now();

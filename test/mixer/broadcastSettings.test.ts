@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
-import { connect, startTestServer, type TestServer } from '../helpers/server.js';
+import { connect, startMediaServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, FPS } from './harness.js';
 
 /** A room's own broadcast settings through CometQL: set, seen live, changed live, given back. */
@@ -17,12 +17,7 @@ describe('CometQL conference_broadcast', () => {
   beforeAll(async () => {
     const profiles = join(dir, 'profiles.ini');
     writeFileSync(profiles, `[plain]\nmedia = video\ncanvas = 640x360\nfps = ${FPS}\ncodec = VP8\nbitrate = 500\nlayout = grid\nmax_members = 16\nopen = true\n`);
-    server = await startTestServer({
-      COMET_CONFERENCE_PROFILES: profiles,
-      COMET_BROADCAST_DATA_DIR: join(dir, 'data'),
-      COMET_MEDIA_ADDRESSES: '127.0.0.1',
-      COMET_MEDIA_ADDRESSES_ONLY: 'true',
-    });
+    server = await startMediaServer(profiles, join(dir, 'data'));
     sql = await connect(server);
   }, 30_000);
 

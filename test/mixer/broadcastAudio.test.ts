@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startMediaServer, type TestServer } from '../helpers/server.js';
+import { BrowserFleet, eventually, FPS, type Conferencing } from './harness.js';
+import { tonePower } from './signals.js';
+
+/**
+ * An audio-only room with a broadcast: its sound alone goes out (AAC, no video stream), in the embedded
+ * HLS and the recording, with both members' tones in it.
+ */
+
+const exec = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'cometmcu-broadcast-audio-'));
+
+/** The kinds of stream in a media file or URL ("audio", "video"), each once (MPEG-TS lists them per program too). */
+async function streamKinds(input: string): Promise<string[]> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', input]);
+  return [...new Set(stdout.split('\n').map((line) => line.trim()).filter(Boolean))];
+}
+
+/** Up to 2 s of the sound of a media file or URL, 48 kHz mono. */
+async function sound(input: string, seek = 0): Promise<Int16Array> {
+  const { stdout } = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-t', '2', '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  const pcm = stdout as unknown as Buffer;
+  return new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2));
+}
+
+function expectBothTones(samples: Int16Array): void {
+  const quiet = Math.max(tonePower(samples, 1700), 1e-9);
+  expect(tonePower(samples, 400)).toBeGreaterThan(100 * quiet);
+  expect(tonePower(samples, 600)).toBeGreaterThan(100 * quiet);
+}
+
+describe('broadcast of an audio-only room', () => {
+  let server: TestServer;
+  let world: Conferencing;
+  const fleet = new BrowserFleet();
+  const recordDir = join(dir, 'records');
+
+  beforeAll(async () => {
+    const profiles = join(dir, 'profiles.ini');
+    writeFileSync(
+      profiles,
+      `[radio]\nmedia = audio\ncanvas = 640x360\nfps = ${FPS}\ncodec = VP8\nbitrate = 0\nlayout = grid\nmax_members = 16\nopen = true\n` +
+        `hls = on\nrecord = ${recordDir}/\${conference_name}.mp4\n`,
+    );
+    server = await startMediaServer(profiles, join(dir, 'data'));
+    world = { model: server.model, mixer: server.mixer! };
+    await fleet.join(world, { userId: 1, colour: 'red', tone: 400, volume: 0.3, room: 'show', profile: 'radio', video: false });
+    await fleet.join(world, { userId: 2, colour: 'blue', tone: 600, volume: 0.3, room: 'show', profile: 'radio', video: false });
+  }, 60_000);
+
+  afterAll(async () => {
+    await fleet.close();
+    await server?.close();
+  });
+
+  it('serves its sound alone over HLS, both tones in it, with no video encoder', async () => {
+    const base = `http://127.0.0.1:${server.httpPort}/hls/0/show`;
+    await eventually(async () => {
+      const playlist = await (await fetch(`${base}/index.m3u8`)).text();
+      const segment = `${base}/${playlist.split('\n').filter((line) => line && !line.startsWith('#')).at(-1)}`;
+      expect(await streamKinds(segment)).toEqual(['audio']);
+      expectBothTones(await sound(segment));
+    }, 20_000);
+    expect(server.mixer!.stats().videoEncoders).toBe(0);
+  }, 60_000);
+
+  it('records the sound to a playable file', async () => {
+    await world.model.leave(0, 'show', 1, 'hangup');
+    await world.model.leave(0, 'show', 2, 'hangup');
+    await eventually(() => expect(server.mixer!.stats().rooms).toBe(0), 15_000);
+    const file = join(recordDir, 'show.mp4');
+    expect(readdirSync(recordDir)).toEqual(['show.mp4']);
+    expect(await streamKinds(file)).toEqual(['audio']);
+    expectBothTones(await sound(file, 1));
+  }, 30_000);
+});
