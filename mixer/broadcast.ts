@@ -22,9 +22,6 @@ export interface BroadcastTargets {
 
 export type OutputState = BroadcastOutputState;
 
-/** Seconds of canvases the broadcast's compositor lets wait for its encoder (its start-up, a busy moment). */
-const BACKLOG_SECONDS = 2;
-
 /** A consumer of the encoded stream stops being fed when this much is waiting: it is stuck or gone. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
@@ -42,25 +39,25 @@ export interface BroadcastVideo {
  * outputs go on. A new view (someone joins) swaps the compositor only: the stream stays one stream.
  */
 export class Broadcast {
-  private compositor: Compositor | undefined;
+  private readonly compositor: Compositor | undefined;
   private readonly encoder: SupervisedFfmpeg;
   private audio: Writable | undefined;
   private readonly outputs: BroadcastOutput[] = [];
 
   constructor(
-    private readonly video: BroadcastVideo | null,
+    video: BroadcastVideo | null,
     readonly targets: BroadcastTargets,
     private readonly log: Logger,
   ) {
-    this.compositor = video ? new Compositor(video.view, video.pictures, BACKLOG_SECONDS * video.view.fps) : undefined;
+    this.compositor = video ? new Compositor(video.view, video.pictures, { timeline: true }) : undefined;
     const audioIn = ['-f', 's16le', '-ar', '48000', '-ac', '1', '-i', video ? 'pipe:3' : 'pipe:0'];
     const audioOut = ['-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '1'];
     this.encoder = new SupervisedFfmpeg({
       name: 'broadcast encoder',
       log,
       args: [
-        // Both on their own count from the same start: every frame (a compositor that waits seconds before
-        // dropping any) and every 20 ms of the mix (an audio tick that catches up), so they stay together.
+        // Both on their own count from the same start: every frame slot (a compositor that draws each one)
+        // and every 20 ms of the mix (an audio tick that catches up), so they stay together.
         ...(video ? [...canvasInputArgs(video.view), ...audioIn, ...h264Args(video.view)] : audioIn),
         ...audioOut,
         '-f', 'mpegts', '-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', 'pipe:1',
@@ -98,13 +95,9 @@ export class Broadcast {
     }
   }
 
-  /** A new broadcast view (members joined or left): same encoder, new compositor. Sound only: nothing to do. */
+  /** A new broadcast view (members joined or left): same compositor and encoder, so the timeline goes on. */
   setView(view: View): void {
-    const previous = this.compositor;
-    if (!previous || !this.video) return;
-    this.compositor = new Compositor(view, this.video.pictures, BACKLOG_SECONDS * view.fps);
-    this.compositor.output = previous.output;
-    previous.stop();
+    if (this.compositor) this.compositor.view = view;
   }
 
   /** 20 ms of the full mix (everyone), 48 kHz mono. */
@@ -116,7 +109,7 @@ export class Broadcast {
 
   /** false for the sound of an audio-only room. */
   get hasVideo(): boolean {
-    return this.video !== null;
+    return this.compositor !== undefined;
   }
 
   get encoderPid(): number | undefined {

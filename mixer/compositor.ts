@@ -7,6 +7,9 @@ import { tileRects } from './layout.js';
 /** Where a compositor gets each member's latest picture; undefined draws the placeholder. */
 export type PictureSource = (userId: UserId) => Picture | undefined;
 
+/** Seconds of canvases a broadcast's compositor lets wait for its encoder (its start-up, a busy moment). */
+const TIMELINE_BACKLOG_SECONDS = 2;
+
 /**
  * Draws a view at its frame rate, on its own clock: every visible member's latest picture into a canvas,
  * written to an encoder's stdin. A member who stops sending keeps their last picture; nothing here waits
@@ -17,24 +20,30 @@ export class Compositor {
   framesDropped = 0;
   /** Where canvases go; replaced when the encoder restarts. */
   output: Writable | undefined;
+  private readonly backlogFrames: number;
   private readonly canvases: Buffer[];
   private canvasIndex = 0;
   private readonly stopTicks: () => void;
 
   /**
-   * `backlogFrames`: canvases that may wait for the encoder before frames are dropped. Views keep it small
-   * (latency matters more than every frame); a broadcast keeps seconds of them, so its picture never falls
-   * behind its sound while the encoder starts.
+   * A view keeps its backlog small and skips the slots a busy process missed: latency matters more than
+   * every frame. A broadcast (`timeline`) keeps seconds of backlog and draws every slot, late if it must:
+   * its encoder counts frames as time, so a skipped slot would put the picture ahead of the sound.
    */
   constructor(
-    readonly view: View,
+    view: View,
     private readonly pictures: PictureSource,
-    private readonly backlogFrames = 2,
+    options: { timeline?: boolean } = {},
   ) {
+    this.view = view;
+    this.backlogFrames = options.timeline ? TIMELINE_BACKLOG_SECONDS * view.fps : 2;
     // Canvases rotate: a write to a pipe keeps a reference until the pipe has taken it.
-    this.canvases = Array.from({ length: backlogFrames + 1 }, () => Buffer.alloc(pictureBytes(view.canvas)));
-    this.stopTicks = fixedRate(1000 / view.fps, () => this.render());
+    this.canvases = Array.from({ length: this.backlogFrames + 1 }, () => Buffer.alloc(pictureBytes(view.canvas)));
+    this.stopTicks = fixedRate(1000 / view.fps, () => this.render(), { catchUp: options.timeline ?? false, maxCatchUp: view.fps });
   }
+
+  /** What is drawn from the next frame on; a new view of the same canvas and rate (a broadcast's after a join). */
+  view: View;
 
   stop(): void {
     this.stopTicks();

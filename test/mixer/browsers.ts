@@ -33,9 +33,10 @@ export interface BrowserOptions {
   fps: number;
   /**
    * lavfi: FFmpeg makes the colour and the tone live (tests); replay: a pre-encoded clip and tone replayed
-   * by Node (cheap, for many benchmark members); flip: a live colour that flips at known instants.
+   * by Node (cheap, for many benchmark members); flip: a live colour that flips at known instants; flash:
+   * the same, with the tone sounding only while the camera shows white (a beep with each flash).
    */
-  source: 'lavfi' | 'replay' | 'flip';
+  source: 'lavfi' | 'replay' | 'flip' | 'flash';
   /** Decode the video received (only probes need to; it costs an FFmpeg each). */
   decode: boolean;
   /** false: an audio-only member. */
@@ -179,10 +180,12 @@ class Browser {
   async startSource(): Promise<void> {
     const { source, colour, fps, tone, volume, video } = this.options;
     const rgb = PALETTE[colour]!;
-    if (source === 'replay' || (source === 'flip' && video)) {
+    if (source === 'replay' || (source !== 'lavfi' && video)) {
       const size = { width: 640, height: 360 };
-      this.replay = replaySource(video && source === 'replay' ? this.videoTrack : undefined, this.audioTrack, { rgb, size, fps, tone, volume });
-      if (source === 'flip') this.flipping = await FlippingSource.start(this.videoTrack, [[colour, rgb], ['white', PALETTE.white!]], size, fps);
+      const flipping = source === 'replay' ? undefined : await FlippingSource.start(this.videoTrack, [[colour, rgb], ['white', PALETTE.white!]], size, fps);
+      const audible = source === 'flash' ? () => flipping!.colour === 'white' : undefined;
+      this.replay = replaySource(source === 'replay' && video ? this.videoTrack : undefined, this.audioTrack, { rgb, size, fps, tone, volume, audible });
+      this.flipping = flipping;
       return;
     }
     const [videoPort, audioPort] = await Promise.all([this.forward(this.videoTrack), this.forward(this.audioTrack)]);

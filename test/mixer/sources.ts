@@ -92,7 +92,11 @@ export interface Source {
 }
 
 /** Replays a clip and a tone into a peer's tracks, as a camera and microphone would send them. */
-export function replaySource(video: MediaStreamTrack | undefined, audio: MediaStreamTrack, options: { rgb: [number, number, number]; size: CanvasSize; fps: number; tone: number; volume: number }): Source {
+export function replaySource(
+  video: MediaStreamTrack | undefined,
+  audio: MediaStreamTrack,
+  options: { rgb: [number, number, number]; size: CanvasSize; fps: number; tone: number; volume: number; audible?: () => boolean },
+): Source {
   const stops: (() => void)[] = [];
   if (video) {
     const frames = clipFrames(options.rgb, options.size, options.fps);
@@ -108,12 +112,14 @@ export function replaySource(video: MediaStreamTrack | undefined, audio: MediaSt
     );
   }
   const tone = toneFrames(options.tone, options.volume);
+  const silence = options.audible ? toneFrames(options.tone, 0) : tone;
   let frame = 0;
   let sequence = Math.floor(Math.random() * 0xffff);
   let timestamp = Math.floor(Math.random() * 0xffff_ffff);
   stops.push(
     fixedRate(20, () => {
-      audio.writeRtp(buildRtp({ marker: false, payloadType: 111, sequence, timestamp, ssrc: 2 }, tone[frame++ % tone.length]!));
+      const frames = !options.audible || options.audible() ? tone : silence;
+      audio.writeRtp(buildRtp({ marker: false, payloadType: 111, sequence, timestamp, ssrc: 2 }, frames[frame++ % frames.length]!));
       sequence = (sequence + 1) & 0xffff;
       timestamp = (timestamp + 960) >>> 0;
     }),
@@ -133,6 +139,7 @@ export interface Flip {
 export class FlippingSource implements Source {
   private constructor(
     readonly flips: Flip[],
+    private readonly firstColour: string,
     private readonly socket: Socket,
     private readonly encoder: ChildProcess,
     private readonly stopTicks: () => void,
@@ -160,7 +167,12 @@ export class FlippingSource implements Source {
       }
       encoder.stdin!.write(frames[current]![1]);
     });
-    return new FlippingSource(flips, socket, encoder, stopTicks);
+    return new FlippingSource(flips, colours[0]![0], socket, encoder, stopTicks);
+  }
+
+  /** The colour shown now. */
+  get colour(): string {
+    return this.flips.at(-1)?.colour ?? this.firstColour;
   }
 
   stop(): void {
