@@ -60,7 +60,8 @@ describe('broadcast lip sync', () => {
 
   it('records each flash with its beep', async () => {
     await fleet.join(world, { userId: 1, colour: 'red', tone: TONE, volume: 0.5, room: 'show', profile: 'show', source: 'flash', decode: false });
-    await sleep(12_000);
+    // Flips come 1-2 s apart: at least 3 flashes to white in 14 s.
+    await sleep(14_000);
     await world.model.leave(0, 'show', 1, 'hangup');
     await eventually(() => expect(server.mixer!.stats().rooms).toBe(0), 15_000);
     const [flashes, beeps] = await Promise.all([flashTimes(file), beepTimes(file)]);
