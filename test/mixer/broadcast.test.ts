@@ -23,11 +23,14 @@ declare const document: any;
 const dir = mkdtempSync(join(tmpdir(), 'cometmcu-broadcast-'));
 const CANVAS = { width: 640, height: 360 };
 
+/** A reader of a live DASH manifest can wait on it forever once the server is gone: it gets 20 s. */
+const READ = { encoding: 'buffer', maxBuffer: 64 << 20, timeout: 20_000, killSignal: 'SIGKILL' } as const;
+
 /** The first frame of a media file or URL (or the one `seek` seconds in) as RGB, and its audio as 48 kHz mono. */
 async function decode(input: string, seek = 0): Promise<{ frame: Buffer; audio: Int16Array }> {
-  const video = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-frames:v', '1', '-vf', `scale=${CANVAS.width}:${CANVAS.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  const video = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-frames:v', '1', '-vf', `scale=${CANVAS.width}:${CANVAS.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], READ);
   // At most 2 s of sound: a live DASH manifest never ends.
-  const sound = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-vn', '-t', '2', '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  const sound = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-vn', '-t', '2', '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], READ);
   const audio = sound.stdout as unknown as Buffer;
   return { frame: video.stdout as unknown as Buffer, audio: new Int16Array(audio.buffer, audio.byteOffset, Math.floor(audio.length / 2)) };
 }
