@@ -1,3 +1,5 @@
+import { REASON_PHRASES } from '../src/sip/reasonPhrases.js';
+
 /**
  * The hangup causes a dialplan may end a call with (FreeSWITCH's Q.850 names) and the SIP response that ends
  * an unanswered call with each one: the mapping of FreeSWITCH's mod_sofia (`hangup_cause_to_sip`), so callers
@@ -30,25 +32,6 @@ const SIP_STATUS_BY_CAUSE = {
 } as const;
 
 export type HangupCause = keyof typeof SIP_STATUS_BY_CAUSE;
-
-type SipFailureStatus = (typeof SIP_STATUS_BY_CAUSE)[HangupCause];
-
-/** RFC 3261 reason phrases, as FreeSWITCH sends them. */
-const REASON_PHRASES: Record<SipFailureStatus, string> = {
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  410: 'Gone',
-  480: 'Temporarily Unavailable',
-  484: 'Address Incomplete',
-  486: 'Busy Here',
-  488: 'Not Acceptable Here',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Server Time-out',
-  603: 'Decline',
-};
 
 export interface SipStatus {
   status: number;

@@ -4,6 +4,7 @@
  * it could be read to address a reply, the error carries those fields so the caller can answer 400.
  */
 import { randomBytes } from 'node:crypto';
+import { reasonPhrase } from './reasonPhrases.js';
 import {
   SipSyntaxError,
   formatVia,
@@ -282,32 +283,9 @@ export function formatReply(request: SipMessageBase, status: number, options: Re
     ['CSeq', `${request.cseq.seq} ${request.cseq.method}`],
     ...(options.headers ?? []),
   ];
-  const reason = options.reason ?? REASON_PHRASES[status] ?? 'Unknown';
+  const reason = options.reason ?? reasonPhrase(status);
   return formatMessage(`SIP/2.0 ${status} ${reason}`, headers, options.body ?? '', options.contentType);
 }
-
-export const REASON_PHRASES: Readonly<Record<number, string>> = {
-  100: 'Trying',
-  200: 'OK',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  415: 'Unsupported Media Type',
-  416: 'Unsupported URI Scheme',
-  420: 'Bad Extension',
-  423: 'Interval Too Brief',
-  480: 'Temporarily Unavailable',
-  481: 'Call/Transaction Does Not Exist',
-  486: 'Busy Here',
-  487: 'Request Terminated',
-  488: 'Not Acceptable Here',
-  500: 'Server Internal Error',
-  501: 'Not Implemented',
-  503: 'Service Unavailable',
-  505: 'Version Not Supported',
-};
 
 /** A dialog or transaction tag: random, so a guessed one does not reach someone else's call. */
 export function newTag(): string {
