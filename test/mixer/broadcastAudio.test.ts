@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startMediaServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, FPS, type Conferencing } from './harness.js';
-import { tonePower } from './signals.js';
+import { expectTones, readSound } from './mediaFiles.js';
 
 /**
  * An audio-only room with a broadcast: its sound alone goes out (AAC, no video stream), in the embedded
@@ -20,19 +20,6 @@ const dir = mkdtempSync(join(tmpdir(), 'cometmcu-broadcast-audio-'));
 async function streamKinds(input: string): Promise<string[]> {
   const { stdout } = await exec('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', input]);
   return [...new Set(stdout.split('\n').map((line) => line.trim()).filter(Boolean))];
-}
-
-/** Up to 2 s of the sound of a media file or URL, 48 kHz mono. */
-async function sound(input: string, seek = 0): Promise<Int16Array> {
-  const { stdout } = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-t', '2', '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
-  const pcm = stdout as unknown as Buffer;
-  return new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2));
-}
-
-function expectBothTones(samples: Int16Array): void {
-  const quiet = Math.max(tonePower(samples, 1700), 1e-9);
-  expect(tonePower(samples, 400)).toBeGreaterThan(100 * quiet);
-  expect(tonePower(samples, 600)).toBeGreaterThan(100 * quiet);
 }
 
 describe('broadcast of an audio-only room', () => {
@@ -65,7 +52,7 @@ describe('broadcast of an audio-only room', () => {
       const playlist = await (await fetch(`${base}/index.m3u8`)).text();
       const segment = `${base}/${playlist.split('\n').filter((line) => line && !line.startsWith('#')).at(-1)}`;
       expect(await streamKinds(segment)).toEqual(['audio']);
-      expectBothTones(await sound(segment));
+      expectTones(await readSound(segment, { seconds: 2 }), [400, 600]);
     }, 20_000);
     expect(server.mixer!.stats().videoEncoders).toBe(0);
   }, 60_000);
@@ -77,6 +64,6 @@ describe('broadcast of an audio-only room', () => {
     const file = join(recordDir, 'show.mp4');
     expect(readdirSync(recordDir)).toEqual(['show.mp4']);
     expect(await streamKinds(file)).toEqual(['audio']);
-    expectBothTones(await sound(file, 1));
+    expectTones(await readSound(file, { seek: 1, seconds: 2 }), [400, 600]);
   }, 30_000);
 });

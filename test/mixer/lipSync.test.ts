@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startMediaServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, sleep, type Conferencing } from './harness.js';
+import { readSound } from './mediaFiles.js';
 import { tonePower } from './signals.js';
 
 /**
@@ -31,9 +32,7 @@ async function flashTimes(file: string): Promise<number[]> {
 async function beepTimes(file: string): Promise<number[]> {
   const probe = await exec('ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=start_time', '-of', 'csv=p=0', file]);
   const start = Number(probe.stdout.trim());
-  const { stdout } = await exec('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:a', '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
-  const pcm = stdout as unknown as Buffer;
-  const samples = new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2));
+  const samples = await readSound(file);
   const window = 480;
   const power = Array.from({ length: Math.floor(samples.length / window) }, (_, i) => tonePower(samples.subarray(i * window, (i + 1) * window), TONE));
   const threshold = Math.max(...power) / 4;
