@@ -86,6 +86,15 @@ const SCHEMA = {
     profiles: text('profiles.ini'),
     dialplan: text('dialplan.conf'),
   },
+  /** Where keys, invitations, queues and histories are kept: empty mysql_host means this process's memory. */
+  store: {
+    mysql_host: text(''),
+    mysql_port: integer(3306, 1, 65_535),
+    mysql_user: text('cometmcu'),
+    mysql_password: text(''),
+    mysql_database: text('cometmcu'),
+    mysql_connections: integer(10, 1, 1000),
+  },
 } as const;
 
 type Schema = typeof SCHEMA;

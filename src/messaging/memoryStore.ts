@@ -2,7 +2,7 @@ import type { DevId, PipeMessage, PipeName, QueuedMessage, UserId } from '../dom
 import type { MessagingStore, TenantValues } from './store.js';
 
 /** Expired rows are dropped on every read, and from everywhere at most this often (on a write). */
-const SWEEP_INTERVAL_MS = 60_000;
+export const SWEEP_INTERVAL_MS = 60_000;
 
 type Expiring = { id: string; expiresAt: number | null };
 
@@ -61,7 +61,8 @@ class ExpiringLists<K, T extends Expiring> {
   }
 }
 
-class MemoryValues<K, V> implements TenantValues<K, V> {
+/** Values per (dev_id, key) in a map; also the MySQL store's cache of pipe lengths. */
+export class MemoryValues<K, V> implements TenantValues<K, V> {
   private readonly values = new Map<string, V>();
 
   async put(devId: DevId, key: K, value: V): Promise<void> {
