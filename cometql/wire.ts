@@ -148,7 +148,8 @@ export function lengthEncodedString(value: string | Buffer): Buffer {
 }
 
 const NULL_VALUE = Buffer.from([0xfb]);
-const UTF8_GENERAL_CI = 33;
+/** utf8mb4: with utf8 (33, three bytes) mysql2 decodes the text as CESU-8 and mangles emoji. */
+const UTF8MB4_GENERAL_CI = 45;
 const MYSQL_TYPE_VAR_STRING = 0xfd;
 
 /** Reads what the client sent: NUL-terminated and length-prefixed fields, with bounds checks. */
@@ -290,7 +291,7 @@ function columnDefinition(name: string, table: string): Buffer {
 function encodeColumnDefinition(name: string, table: string): Buffer {
   const fixed = Buffer.alloc(13);
   fixed[0] = 0x0c;
-  fixed.writeUInt16LE(UTF8_GENERAL_CI, 1);
+  fixed.writeUInt16LE(UTF8MB4_GENERAL_CI, 1);
   fixed.writeUInt32LE(255 * 3, 3);
   fixed[7] = MYSQL_TYPE_VAR_STRING;
   fixed.writeUInt16LE(0, 8);
