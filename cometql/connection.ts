@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import { ConferenceError } from '../src/conference/model.js';
+import { StoreError } from '../src/storage/storeError.js';
 import { CometQLError, ErrorCode } from './errors.js';
 import { useDatabase, type Executor, type Result, type Session } from './executor.js';
 import {
@@ -292,6 +293,8 @@ export class CometQLConnection {
       return error;
     }
     if (error instanceof ConferenceError) return CometQLError.invalid(error.message);
+    // The store has logged its outage; the client hears what failed, and the connection goes on.
+    if (error instanceof StoreError) return new CometQLError(ErrorCode.internal, error.message);
     this.log.error({ err: error }, 'query failed');
     return new CometQLError(ErrorCode.internal, 'internal server error');
   }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
+import { StoreError } from './storage/storeError.js';
 
 const USAGE = `Usage: npm start -- [--config FILE]
 
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || (error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+  if (error instanceof ConfigError || error instanceof StoreError || (error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     console.error(`cometmcu: ${(error as Error).message}`);
   } else {
     console.error(error);

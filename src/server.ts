@@ -7,8 +7,6 @@ import { DialplanError, loadDialplan, type Dialplan } from '../dialplan/index.js
 import { ConfigError, configPath, publicEndpoint, type Config } from './config.js';
 import type { MediaEngine } from './conference/media.js';
 import { ConferenceModel } from './conference/model.js';
-import { MemoryStore } from './conference/memoryStore.js';
-import type { Store } from './conference/store.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
 import { bundleBrowserLibrary, EXAMPLES_DIR, HLS_JS_DIR, serveStatic } from './http/assets.js';
 import { CometGateway } from './gateway/gateway.js';
@@ -16,6 +14,7 @@ import { Messaging } from './messaging/messaging.js';
 import { Metrics } from './metrics.js';
 import { loadProfiles } from './profiles.js';
 import { SipServer } from './sip/sipServer.js';
+import { openStores, type Stores } from './storage/stores.js';
 import { Mixer } from '../mixer/mixer.js';
 import type { MediaNetwork } from '../mixer/peer.js';
 import { SERVER_VERSION, VERSION, VERSION_COMMENT } from './version.js';
@@ -41,12 +40,14 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   log: Logger,
-  store: Store = new MemoryStore(),
+  stores?: Stores,
   media?: MediaEngine,
 ): Promise<RunningServer> {
   const startedAt = Date.now();
   const profiles = loadProfiles(configPath(config, config.conference.profiles));
   const dialplan = readDialplan(configPath(config, config.conference.dialplan));
+  // [store] decides: memory, or the MySQL database (which must answer now, or the start fails).
+  const { conference: store, messaging: messagingStore, close: closeStores } = stores ?? (await openStores(config.store, log.child({ module: 'store' })));
 
   // The HTTP port is bound first: invitations carry the host:port browsers reach us on.
   const http = new HttpServer(log.child({ module: 'http' }));
@@ -60,7 +61,7 @@ export async function startServer(
   const metrics = new Metrics(model);
 
   // Users, pipes and queues of the comet messaging, shared by CometQL and the gateway.
-  const messaging = new Messaging();
+  const messaging = new Messaging(messagingStore);
   const executor = new Executor(model, messaging, {
     version: SERVER_VERSION,
     versionComment: VERSION_COMMENT,
@@ -90,6 +91,7 @@ export async function startServer(
     cometqlPort = await cometql.listen(config.cometql.port, config.cometql.ip);
   } catch (error) {
     await http.close();
+    await closeStores();
     throw error;
   }
 
@@ -170,7 +172,7 @@ export async function startServer(
       await mixer?.close();
       gateway.close();
       await http.close();
-      await store.close();
+      await closeStores();
       log.info('cometmcu stopped');
     },
   };

@@ -176,7 +176,9 @@ export class ConferenceModel extends EventEmitter<ConferenceEvents> {
     const member = await this.store.deleteMember(devId, room, userId);
     if (!member) return undefined;
     if ((await this.store.findMembers(devId, { rooms: [room] })).length === 0) {
-      await this.store.deletePresetControls(devId, room);
+      // The member is gone whatever happens here: a store that fails has logged it, and the media and the
+      // browsers must still hear of the leave. Leftover presets only wait for the room's next members.
+      await this.store.deletePresetControls(devId, room).catch(() => undefined);
     }
     this.emit('memberLeft', member, reason);
     return member;

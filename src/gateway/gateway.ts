@@ -36,6 +36,8 @@ const CLOSE_KEY_REVOKED = 4001;
 const CLOSE_TOO_MANY = 4002;
 const CLOSE_BAD_COMMAND = 4003;
 const CLOSE_FLOODING = 4004;
+/** RFC 6455 "internal error": the server could not serve the socket (its store failed). */
+const CLOSE_SERVER_ERROR = 1011;
 
 /**
  * The comet WebSocket at /ws/: authenticates browsers with their users_auth key, runs their commands
@@ -82,7 +84,13 @@ export class CometGateway {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
-    this.server.handleUpgrade(request, socket, head, (ws) => void this.accept(ws, params, clientInfo(request)));
+    this.server.handleUpgrade(request, socket, head, (ws) =>
+      // The key or the queue lives in a store that may fail (a database gone away): the socket closes, the server stays.
+      this.accept(ws, params, clientInfo(request)).catch((error: unknown) => {
+        this.options.log.error({ err: error }, 'comet connection failed');
+        ws.close(CLOSE_SERVER_ERROR, 'server error');
+      }),
+    );
   }
 
   private async accept(ws: WebSocket, params: CometUrl, info: ClientInfo): Promise<void> {
