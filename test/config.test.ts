@@ -22,6 +22,21 @@ describe('configuration', () => {
     expect(config.main.password).toBe('CometQLPassword');
   });
 
+  it('reads [store] from the file and COMET_STORE_* (memory when mysql_host is empty)', () => {
+    expect(loadConfig({ env: {} }).store.mysql_host).toBe('');
+    const file = writeConf('[store]\nmysql_host = db.internal\nmysql_user = app\n');
+    const config = loadConfig({ file, env: { COMET_STORE_MYSQL_PASSWORD: 'secret', COMET_STORE_MYSQL_PORT: '3307' } });
+    expect(config.store).toEqual({
+      mysql_host: 'db.internal',
+      mysql_port: 3307,
+      mysql_user: 'app',
+      mysql_password: 'secret',
+      mysql_database: 'cometmcu',
+      mysql_connections: 10,
+    });
+    expect(() => loadConfig({ env: { COMET_STORE_MYSQL_CONNECTIONS: '0' } })).toThrow(ConfigError);
+  });
+
   it('lets COMET_<SECTION>_<KEY> override the file', () => {
     const file = writeConf('[cometql]\nport = 3307\n[main]\npassword = fromfile\n');
     const config = loadConfig({ file, env: { COMET_COMETQL_PORT: '4000', COMET_SIP_PIPESALT: 'salt' } });

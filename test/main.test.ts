@@ -38,4 +38,18 @@ describe('the server process', () => {
     expect(code).toBe(1);
     expect(output()).toContain('refusing to start: CometQL would listen on 0.0.0.0 with the shipped default password');
   });
+
+  it('stops at once with one line when its MySQL store does not answer, without the store password', async () => {
+    const { child, output } = startMain({
+      COMET_COMETQL_PORT: String(await freePort()),
+      COMET_WS_PORT: String(await freePort()),
+      COMET_STORE_MYSQL_HOST: '127.0.0.1',
+      COMET_STORE_MYSQL_PORT: String(await freePort()),
+      COMET_STORE_MYSQL_PASSWORD: 'store-secret',
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output()).toMatch(/^cometmcu: cannot open the MySQL store cometmcu@127\.0\.0\.1:\d+\/cometmcu: connect ECONNREFUSED \S+\n$/);
+    expect(output()).not.toContain('store-secret');
+  });
 });
