@@ -25,15 +25,19 @@ class MysqlLists<K extends string | number, T extends { devId: DevId; id: string
     this.names = Object.keys(spec.columns).join(', ');
   }
 
-  /** Appends and keeps the last `keep` live rows of the list. */
-  async append(row: T, keep: number, now: number): Promise<void> {
+  /** Appends and keeps the last `keep` live rows of the list; one transaction, so one commit to disk. */
+  append(row: T, keep: number, now: number): Promise<void> {
     const { table, key, columns } = this.spec;
-    await this.db.run(`INSERT INTO ${table} (dev_id, ${this.names}) VALUES (?)`, [[row.devId, ...Object.values(columns).map((field) => row[field])]]);
-    // The newest `keep` live rows stay; everything older goes, live or not.
-    await this.db.run(
-      `DELETE FROM ${table} WHERE dev_id = ? AND ${key} = ? AND seq <= (SELECT seq FROM (SELECT seq FROM ${table} WHERE dev_id = ? AND ${key} = ? AND ${LIVE} ORDER BY seq DESC LIMIT 1 OFFSET ?) AS oldest_kept)`,
-      [row.devId, row[columns[key]!], row.devId, row[columns[key]!], now, keep],
-    );
+    return this.db.transaction(async (queries) => {
+      await queries.run(`INSERT INTO ${table} (dev_id, ${this.names}) VALUES (?)`, [[row.devId, ...Object.values(columns).map((field) => row[field])]]);
+      // The newest `keep` live rows stay; everything older goes, live or not.
+      const list = [row.devId, row[columns[key]!]];
+      const [newestDropped] = await queries.rows<{ seq: number }>(
+        `SELECT seq FROM ${table} WHERE dev_id = ? AND ${key} = ? AND ${LIVE} ORDER BY seq DESC LIMIT 1 OFFSET ?`,
+        [...list, now, keep],
+      );
+      if (newestDropped) await queries.run(`DELETE FROM ${table} WHERE dev_id = ? AND ${key} = ? AND seq <= ?`, [...list, newestDropped.seq]);
+    });
   }
 
   /** Live rows of these keys (undefined: every key), each list oldest first, the lists in the order asked. */
