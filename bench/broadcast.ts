@@ -1,21 +1,29 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { BoxSplitter, parseFragment, parseInit, type TrackInfo } from '../mixer/fmp4.js';
 import { processCpuSeconds } from '../src/procStat.js';
 import { Nginx } from '../test/helpers/nginx.js';
 import { freePort, startTestServer, type TestServer } from '../test/helpers/server.js';
 import { BrowserFleet, sleep } from '../test/mixer/harness.js';
 import { nearestName, PALETTE } from '../test/mixer/signals.js';
+import { ViewerPage } from '../test/mixer/viewerPage.js';
 import { percentile, printTable, writeResult } from './lib.js';
 
 /**
  * Glass-to-glass latency of a broadcast for a viewer, and the CPU a broadcast adds. Member 1's camera flips
- * its colour at random moments; a player reading from the live edge polls the playlist, fetches each new
- * segment as soon as it is listed and looks for the flip in its frames. Latency = the flip's time in the
- * segment (when it was listed, plus the flipped frame's offset into it) minus the moment of the flip.
- * Measured for the embedded HLS and for nginx-rtmp's HLS fed by our RTMP push, in the same run.
+ * its colour at random moments, and two kinds of viewer look for the flip:
+ * - a reader at the live edge: it polls the playlist (LL-HLS: blocking reloads for the next part), fetches
+ *   each new segment or part as soon as it is listed and decodes it. Latency = when the flipped frame's
+ *   segment or part was listed, plus the frame's offset into it, minus the moment of the flip. This is the
+ *   least any player could have;
+ * - a real player: examples/web/viewer.html (hls.js) in headless Chromium, noting when each frame it shows
+ *   was presented. This includes the player's own distance from the live edge (its hold-back).
+ * Measured for the embedded HLS, the embedded LL-HLS and nginx-rtmp's HLS (fed by our RTMP push, served by
+ * nginx's HTTP), in the same run.
  */
 
 const exec = promisify(execFile);
@@ -29,18 +37,25 @@ interface Flip {
   colour: string;
 }
 
-/** Colours of member 1's tile (the left half of a grid of 2) in every frame of a segment, with times. */
-async function tileColoursOf(segment: string): Promise<{ offset: number; colour: string }[]> {
-  const { stdout } = await exec('ffmpeg', ['-v', 'error', '-i', segment, '-vf', 'scale=16:9', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { encoding: 'buffer', maxBuffer: 16 << 20 });
-  const frames = stdout as unknown as Buffer;
-  const frameBytes = 16 * 9 * 3;
-  const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]] as [string, number[]][];
-  const colours: { offset: number; colour: string }[] = [];
-  for (let i = 0; i * frameBytes < frames.length; i++) {
-    const pixel = (2 * 16 + 4) * 3 + i * frameBytes; // row 2, column 4: inside the left tile
-    colours.push({ offset: i / FPS, colour: nearestName([frames[pixel]!, frames[pixel + 1]!, frames[pixel + 2]!], candidates) });
+/** Frames decoded for the look-up below: 16x9 RGB. */
+const TINY = ['-vf', 'scale=16:9', '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
+const TINY_FRAME_BYTES = 16 * 9 * 3;
+const CANDIDATES = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]] as [string, number[]][];
+
+/** The colour of member 1's tile (the left half of a grid of 2) in each of these tiny frames. */
+function leftTileColours(frames: Buffer): string[] {
+  const colours: string[] = [];
+  for (let i = 0; (i + 1) * TINY_FRAME_BYTES <= frames.length; i++) {
+    const pixel = (2 * 16 + 4) * 3 + i * TINY_FRAME_BYTES; // row 2, column 4: inside the left tile
+    colours.push(nearestName([frames[pixel]!, frames[pixel + 1]!, frames[pixel + 2]!], CANDIDATES));
   }
   return colours;
+}
+
+/** Colours of member 1's tile in every frame of a segment, with their times into it. */
+async function tileColoursOf(segment: string): Promise<{ offset: number; colour: string }[]> {
+  const { stdout } = await exec('ffmpeg', ['-v', 'error', '-i', segment, ...TINY, '-'], { encoding: 'buffer', maxBuffer: 16 << 20 });
+  return leftTileColours(stdout as unknown as Buffer).map((colour, i) => ({ offset: i / FPS, colour }));
 }
 
 /**
@@ -70,6 +85,59 @@ async function watch(readPlaylist: () => Promise<string | null>, segmentUrl: (na
   return visible;
 }
 
+/**
+ * Plays a low-latency HLS playlist from its live edge for `seconds`, as hls.js does but without holding
+ * back: blocking reloads ask for the hinted next part, and every part is fetched and decoded as soon as it
+ * is listed. One FFmpeg decodes the whole stream; each decoded frame is matched to its part by counting.
+ */
+async function watchLowLatency(base: string, seconds: number): Promise<Flip[]> {
+  const decoder = spawn('ffmpeg', ['-v', 'error', '-f', 'mp4', '-i', 'pipe:0', '-map', '0:v', '-fps_mode', 'passthrough', ...TINY, 'pipe:1'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const output: Buffer[] = [];
+  decoder.stdout.on('data', (chunk: Buffer) => output.push(chunk));
+  decoder.stdin.on('error', () => {});
+  const frameTimes: number[] = [];
+  const fed = new Set<string>();
+  let tracks: Map<number, TrackInfo> | undefined;
+  let hint = '';
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    const [, msn, part] = /part-(\d+)\.(\d+)\.m4s/.exec(hint) ?? [];
+    const response = await fetch(msn ? `${base}/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}` : `${base}/index.m3u8`).catch(() => null);
+    const listedAt = Date.now();
+    const playlist = response?.ok ? await response.text() : '';
+    hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(playlist)?.[1] ?? '';
+    if (!hint) {
+      await sleep(100);
+      continue;
+    }
+    const listed = [...playlist.matchAll(/#EXT-X-PART:DURATION=[\d.]+,URI="([^"]+)"(,INDEPENDENT=YES)?/g)];
+    if (!tracks) {
+      // From the live edge: the newest part a decoder can start with.
+      const start = listed.findLastIndex((entry) => entry[2] !== undefined);
+      if (start < 0) continue;
+      for (const entry of listed.slice(0, start)) fed.add(entry[1]!);
+      const init = Buffer.from(await (await fetch(`${base}/${/#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)![1]}`)).arrayBuffer());
+      tracks = parseInit(new BoxSplitter().push(init).find((box) => box.type === 'moov')!.bytes);
+      decoder.stdin.write(init);
+    }
+    const video = [...tracks.values()].find((track) => track.kind === 'video')!;
+    for (const [, uri] of listed.filter((entry) => !fed.has(entry[1]!))) {
+      fed.add(uri!);
+      const bytes = Buffer.from(await (await fetch(`${base}/${uri}`)).arrayBuffer());
+      const frames = new BoxSplitter().push(bytes).filter((box) => box.type === 'moof').flatMap((box) => parseFragment(box.bytes, tracks!)).filter((sample) => sample.trackId === video.id);
+      frames.forEach((_, i) => frameTimes.push(listedAt + (i * 1000) / FPS));
+      decoder.stdin.write(bytes);
+    }
+  }
+  decoder.stdin.end();
+  await once(decoder, 'exit');
+  const visible: Flip[] = [];
+  leftTileColours(Buffer.concat(output)).forEach((colour, i) => {
+    if (i < frameTimes.length && colour !== visible.at(-1)?.colour) visible.push({ at: frameTimes[i]!, colour });
+  });
+  return visible;
+}
+
 function latencies(flips: Flip[], visible: Flip[]): number[] {
   const out: number[] = [];
   for (const flip of flips) {
@@ -82,7 +150,7 @@ function latencies(flips: Flip[], visible: Flip[]): number[] {
 function profiles(nginx: Nginx): string {
   const file = join(dir, 'profiles.ini');
   const base = `media = video\ncanvas = ${CANVAS.width}x${CANVAS.height}\nfps = ${FPS}\ncodec = VP8\nbitrate = 500\nlayout = grid\nmax_members = 16\nopen = true\n`;
-  writeFileSync(file, `[plain]\n${base}\n[show]\n${base}rtmp = rtmp://127.0.0.1:${nginx.rtmpPort}/live/\${conference_name}\nhls = on\n`);
+  writeFileSync(file, `[plain]\n${base}\n[show]\n${base}rtmp = rtmp://127.0.0.1:${nginx.rtmpPort}/live/\${conference_name}\nhls = on\n\n[fast]\n${base}ll_hls = on\n`);
   return file;
 }
 
@@ -120,8 +188,50 @@ async function leave(server: TestServer, fleet: BrowserFleet, room: string): Pro
   }
 }
 
+/** A viewer page playing `what`, noting every frame it shows. */
+async function player(server: TestServer, what: { room: string } | { src: string }): Promise<ViewerPage> {
+  const page = await ViewerPage.open(server.httpPort, what);
+  await page.sampleLeftTile();
+  return page;
+}
+
+interface Measured {
+  latency_s: number;
+  latency_p95_s: number;
+  flips: number;
+  /** hls.js in Chromium. */
+  player_latency_s: number | null;
+  player_latency_p95_s: number | null;
+  player_flips: number;
+}
+
+function summary(reader: number[], viewer: number[]): Measured | null {
+  if (reader.length === 0) return null;
+  const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+  const [r, v] = [sorted(reader), sorted(viewer)];
+  return {
+    latency_s: round(percentile(r, 50)),
+    latency_p95_s: round(percentile(r, 95)),
+    flips: r.length,
+    player_latency_s: v.length ? round(percentile(v, 50)) : null,
+    player_latency_p95_s: v.length ? round(percentile(v, 95)) : null,
+    player_flips: v.length,
+  };
+}
+
+/** Readers and players watch a broadcasting room for MEASURE_SECONDS; the flips they saw, as latencies. */
+async function measure(fleet: BrowserFleet, watchers: { reader: () => Promise<Flip[]>; page: ViewerPage }[]): Promise<(Measured | null)[]> {
+  const from = Date.now();
+  const seen = await Promise.all(watchers.map((watcher) => watcher.reader()));
+  const shown = await Promise.all(watchers.map((watcher) => watcher.page.leftTileChanges()));
+  // Flips of the last 10 s may not have reached the viewers yet.
+  const flips = (await fleet.call('flips', 1)).filter((flip) => flip.at >= from && flip.at <= Date.now() - 10_000);
+  await Promise.all(watchers.map((watcher) => watcher.page.close()));
+  return watchers.map((_, i) => summary(latencies(flips, seen[i]!), latencies(flips, shown[i]!.filter((change) => change.at >= from))));
+}
+
 export async function benchBroadcast(): Promise<unknown> {
-  const nginx = new Nginx(dir, await freePort());
+  const nginx = new Nginx(dir, await freePort(), await freePort());
   await nginx.start();
   const server = await startTestServer({
     COMET_CONFERENCE_PROFILES: profiles(nginx),
@@ -132,42 +242,51 @@ export async function benchBroadcast(): Promise<unknown> {
   const fleet = new BrowserFleet(0, CANVAS, FPS);
   try {
     // The conference alone, then the same conference broadcast: the difference is what a broadcast costs.
+    // Nobody watches while the CPU is measured.
     await conference(server, fleet, 'plain');
     await sleep(3000);
     const plainCpu = await cpuPerSecond(server, 10);
     await leave(server, fleet, 'plain');
 
+    // HLS written by FFmpeg and RTMP to nginx, watched side by side.
     await conference(server, fleet, 'show');
     await sleep(4000);
     const showCpu = await cpuPerSecond(server, 10);
     const base = `http://127.0.0.1:${server.httpPort}/hls/0/show`;
     const nginxPlaylist = join(nginx.hlsDir, 'show.m3u8');
-    const from = Date.now();
-    const [embedded, viaNginx] = await Promise.all([
-      watch(async () => (await fetch(`${base}/index.m3u8`)).text().catch(() => null), (name) => `${base}/${name}`, MEASURE_SECONDS),
-      watch(async () => (existsSync(nginxPlaylist) ? readFileSync(nginxPlaylist, 'utf8') : null), (name) => join(nginx.hlsDir, name), MEASURE_SECONDS),
+    const [embedded, viaNginx] = await measure(fleet, [
+      {
+        reader: () => watch(async () => (await fetch(`${base}/index.m3u8`)).text().catch(() => null), (name) => `${base}/${name}`, MEASURE_SECONDS),
+        page: await player(server, { room: 'show' }),
+      },
+      {
+        reader: () => watch(async () => (existsSync(nginxPlaylist) ? readFileSync(nginxPlaylist, 'utf8') : null), (name) => join(nginx.hlsDir, name), MEASURE_SECONDS),
+        page: await player(server, { src: `http://127.0.0.1:${nginx.httpPort}/hls/show.m3u8` }),
+      },
     ]);
-    const flips = (await fleet.call('flips', 1)).filter((flip) => flip.at >= from && flip.at <= Date.now() - 10_000);
     await leave(server, fleet, 'show');
 
-    const summary = (values: number[]) => (values.length ? { latency_s: round(percentile(values.sort((a, b) => a - b), 50)), latency_p95_s: round(percentile(values, 95)), flips: values.length } : null);
+    // Low-latency HLS, packaged by the server.
+    await conference(server, fleet, 'fast');
+    await sleep(4000);
+    const fastCpu = await cpuPerSecond(server, 10);
+    const [lowLatency] = await measure(fleet, [{ reader: () => watchLowLatency(`http://127.0.0.1:${server.httpPort}/hls/0/fast`, MEASURE_SECONDS), page: await player(server, { room: 'fast' }) }]);
+    await leave(server, fleet, 'fast');
+
     const result = {
-      embedded_hls: summary(latencies(flips, embedded)),
-      ll_hls: null,
-      nginx_hls: summary(latencies(flips, viaNginx)),
+      embedded_hls: embedded,
+      ll_hls: lowLatency ? { ...lowLatency, cpu_added_per_media_s: round(fastCpu - plainCpu) } : null,
+      nginx_hls: viaNginx,
       cpu_added_per_media_s: round(showCpu - plainCpu),
-      setup: { members: 2, canvas: `${CANVAS.width}x${CANVAS.height}`, fps: FPS, segment_s: 1, measured_s: MEASURE_SECONDS, flips: flips.length },
+      setup: { members: 2, canvas: `${CANVAS.width}x${CANVAS.height}`, fps: FPS, segment_s: 1, part_s: 0.2, measured_s: MEASURE_SECONDS, broadcast_cpu_outputs: 'RTMP push + HLS' },
     };
     const file = writeResult('broadcast', result);
+    const row = (name: string, m: Measured | null): (string | number)[] => [name, m?.latency_s ?? '-', m?.latency_p95_s ?? '-', m?.player_latency_s ?? '-', m?.player_latency_p95_s ?? '-', `${m?.flips ?? 0}/${m?.player_flips ?? 0}`];
     printTable(
-      ['output', 'latency p50 s', 'p95 s', 'flips seen'],
-      [
-        ['embedded HLS', result.embedded_hls?.latency_s ?? '-', result.embedded_hls?.latency_p95_s ?? '-', result.embedded_hls?.flips ?? 0],
-        ['LL-HLS', 'not built', '-', '-'],
-        ['nginx-rtmp HLS', result.nginx_hls?.latency_s ?? '-', result.nginx_hls?.latency_p95_s ?? '-', result.nginx_hls?.flips ?? 0],
-      ],
+      ['output', 'live-edge reader p50 s', 'p95 s', 'hls.js p50 s', 'p95 s', 'flips seen'],
+      [row('embedded HLS', embedded ?? null), row('embedded LL-HLS', lowLatency ?? null), row('nginx-rtmp HLS', viaNginx ?? null)],
     );
-    console.log(`CPU added by the broadcast: ${result.cpu_added_per_media_s} CPU-s per media-s   → ${file}`);
+    console.log(`CPU added: ${result.cpu_added_per_media_s} CPU-s per media-s (RTMP push + HLS), ${result.ll_hls?.cpu_added_per_media_s ?? '-'} (LL-HLS)   → ${file}`);
     return result;
   } finally {
     await fleet.close();

@@ -75,7 +75,7 @@ function profileFor(scenario: Scenario): Profile {
     layout: scenario.layout === 'audio' ? 'grid' : scenario.layout,
     maxMembers: 64,
     open: true,
-    broadcast: { layout: 'grid', rtmp: null, hls: false, dash: false, record: null },
+    broadcast: { layout: 'grid', rtmp: null, hls: false, llHls: false, dash: false, record: null },
   };
 }
 

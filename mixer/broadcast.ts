@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { BroadcastOutputState, View } from '../src/domain.js';
 import { Compositor, type PictureSource } from './compositor.js';
 import { SupervisedFfmpeg } from './ffmpeg.js';
+import { LowLatencyHls } from './llHls.js';
 import { canvasInputArgs } from './pipeline.js';
 
 /** Where one room's broadcast goes (templates already filled in). */
@@ -12,6 +13,8 @@ export interface BroadcastTargets {
   rtmp: string | null;
   /** Folder of the embedded HLS (index.m3u8) and DASH (index.mpd) output. */
   hlsDir: string | null;
+  /** The embedded HLS is low-latency HLS, packaged in memory (served from Broadcast.lowLatencyHls). */
+  lowLatency: boolean;
   dash: boolean;
   record: string | null;
   /** Segment length of HLS and DASH, seconds. */
@@ -43,6 +46,8 @@ export class Broadcast {
   private readonly encoder: SupervisedFfmpeg;
   private audio: Writable | undefined;
   private readonly outputs: BroadcastOutput[] = [];
+  /** The low-latency HLS of the room, when asked for. */
+  readonly lowLatencyHls: LowLatencyHls | undefined;
 
   constructor(
     video: BroadcastVideo | null,
@@ -69,10 +74,23 @@ export class Broadcast {
         (child.stdout as Readable).on('data', (chunk: Buffer) => this.fanOut(chunk));
       },
     });
-    const add = (kind: OutputState['kind'], target: string, args: string[]): void => void this.outputs.push(new BroadcastOutput(kind, target, args, log));
+    const add = (kind: OutputState['kind'], target: string, args: string[], packager?: LowLatencyHls): void =>
+      void this.outputs.push(new BroadcastOutput(kind, target, args, log, packager));
     if (targets.rtmp) add('rtmp', targets.rtmp, ['-bsf:a', 'aac_adtstoasc', '-f', 'flv', '-flvflags', 'no_duration_filesize', targets.rtmp]);
-    if (targets.hlsDir) {
-      prepareDir(targets.hlsDir);
+    if (targets.hlsDir) prepareDir(targets.hlsDir);
+    if (targets.hlsDir && targets.lowLatency) {
+      this.lowLatencyHls = new LowLatencyHls({
+        segmentSeconds: targets.segmentSeconds,
+        partSeconds: partSecondsFor(video?.view.fps),
+        windowSegments: targets.windowSegments,
+      });
+      // FFmpeg cuts a fragment at (nearly) every packet; the packager gathers them into parts. delay_moov:
+      // the init segment waits for the first packets, so the AAC config in it is the real one.
+      add('ll-hls', `${targets.hlsDir}/index.m3u8`, [
+        ...(video ? ['-tag:v', 'avc1'] : []), '-tag:a', 'mp4a', '-bsf:a', 'aac_adtstoasc', '-f', 'mp4',
+        '-movflags', '+empty_moov+delay_moov+default_base_moof', '-frag_duration', '1', '-flush_packets', '1', 'pipe:1',
+      ], this.lowLatencyHls);
+    } else if (targets.hlsDir) {
       add('hls', `${targets.hlsDir}/index.m3u8`, [
         '-f', 'hls', '-hls_time', String(targets.segmentSeconds), '-hls_list_size', String(targets.windowSegments),
         '-hls_flags', 'delete_segments+independent_segments+omit_endlist+temp_file', '-hls_start_number_source', 'epoch',
@@ -137,6 +155,7 @@ export class Broadcast {
    * stream end and finish their files.
    */
   async close(): Promise<void> {
+    this.lowLatencyHls?.close();
     this.compositor?.stop();
     await this.encoder.stop(3000, true);
     await Promise.all(this.outputs.map((output) => output.ffmpeg.stop(5000, true)));
@@ -158,7 +177,21 @@ function h264Args(view: View): string[] {
   ];
 }
 
-/** One copy of the encoded stream into a target, restarted with backoff when it fails. */
+/** Parts of about this long: LL-HLS players stay three of them behind the live edge. */
+const PART_SECONDS = 0.2;
+/** AAC frames are 1024 samples at 48 kHz. */
+const AAC_FRAME_SECONDS = 1024 / 48000;
+
+/** The part target: a whole number of frames (pictures, or AAC frames in a sound-only room), none longer. */
+export function partSecondsFor(fps: number | undefined): number {
+  const frame = fps ? 1 / fps : AAC_FRAME_SECONDS;
+  return Math.ceil(PART_SECONDS / frame - 1e-9) * frame;
+}
+
+/**
+ * One copy of the encoded stream into a target, restarted with backoff when it fails. With a packager, the
+ * copy is a fragmented MP4 on stdout that the packager turns into LL-HLS.
+ */
 class BroadcastOutput {
   stdin: Writable | undefined;
   readonly ffmpeg: SupervisedFfmpeg;
@@ -168,15 +201,29 @@ class BroadcastOutput {
     readonly target: string,
     args: string[],
     log: Logger,
+    packager?: LowLatencyHls,
   ) {
     this.ffmpeg = new SupervisedFfmpeg({
       name: `broadcast ${kind}`,
       log,
       args: ['-f', 'mpegts', '-i', 'pipe:0', '-c', 'copy', '-map', '0', ...args],
-      stdio: ['pipe', 'ignore', 'pipe'],
+      stdio: ['pipe', packager ? 'pipe' : 'ignore', 'pipe'],
       onStart: (child) => {
         this.stdin = child.stdin as Writable;
         child.once('exit', () => (this.stdin = undefined));
+        if (!packager) return;
+        packager.restart();
+        let corrupt = false;
+        (child.stdout as Readable).on('data', (chunk: Buffer) => {
+          if (corrupt) return;
+          try {
+            packager.push(chunk);
+          } catch (error) {
+            corrupt = true;
+            log.error({ err: error }, 'broadcast ll-hls: the fragmented MP4 is corrupt; restarting its FFmpeg');
+            child.kill('SIGKILL');
+          }
+        });
       },
     });
   }

@@ -4,6 +4,7 @@ import { MediaError, type MediaEngine } from '../src/conference/media.js';
 import type { ConferenceModel } from '../src/conference/model.js';
 import { broadcasts, roomKey, type BroadcastSettings, type Member, type Profile } from '../src/domain.js';
 import { fillTemplate, type BroadcastTargets } from './broadcast.js';
+import type { LowLatencyHls } from './llHls.js';
 import type { MediaNetwork } from './peer.js';
 import { Room, type RoomStats } from './room.js';
 import { processCpuSeconds } from '../src/procStat.js';
@@ -97,15 +98,21 @@ export class Mixer implements MediaEngine {
   private broadcastTargets(devId: number, room: string, settings: BroadcastSettings): BroadcastTargets | null {
     if (!broadcasts(settings)) return null;
     const values = { room, devId };
-    const embedded = (settings.hls || settings.dash) && this.broadcasting.dataDir;
+    const embedded = (settings.hls || settings.llHls || settings.dash) && this.broadcasting.dataDir;
     return {
       rtmp: settings.rtmp && fillTemplate(settings.rtmp, values),
       hlsDir: embedded ? hlsDirectory(this.broadcasting.dataDir!, devId, room) : null,
+      lowLatency: settings.llHls,
       dash: settings.dash,
       record: settings.record && fillTemplate(settings.record, values),
       segmentSeconds: this.broadcasting.segmentSeconds,
       windowSegments: this.broadcasting.windowSegments,
     };
+  }
+
+  /** The low-latency HLS of a room broadcasting it now. */
+  lowLatencyHls(devId: number, room: string): LowLatencyHls | undefined {
+    return this.rooms.get(roomKey(devId, room))?.room.lowLatencyHls;
   }
 
   async leave(member: Member): Promise<void> {

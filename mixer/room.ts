@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { CanvasSize, Member, Profile, UserId, VideoCodec, View } from '../src/domain.js';
 import { RoomAudio } from './audio.js';
 import { Broadcast, type BroadcastTargets, type OutputState } from './broadcast.js';
+import type { LowLatencyHls } from './llHls.js';
 import { VideoDecoder } from './decoder.js';
 import type { Picture } from './frames.js';
 import { tileRects } from './layout.js';
@@ -283,6 +284,10 @@ export class Room {
   private broadcastView(members: Member[]): View {
     const audience: Member = { ...members[0]!, userId: -1, viewerOnly: true, controls: { ...members[0]!.controls, layout: null, watch: null } };
     return viewFor(audience, members, this.audio.speakerState, { ...this.profile, layout: this.profile.broadcast.layout, codec: 'H264' });
+  }
+
+  get lowLatencyHls(): LowLatencyHls | undefined {
+    return this.broadcast?.lowLatencyHls;
   }
 
   /** New broadcast targets for a live room (its CometQL settings changed): the old broadcast ends first. */

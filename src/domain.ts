@@ -53,6 +53,8 @@ export interface BroadcastSettings {
   rtmp: string | null;
   /** Write HLS (and DASH) for the embedded player at /hls/<dev_id>/<room>/. */
   hls: boolean;
+  /** The embedded HLS is low-latency HLS (fMP4 parts, blocking reload), kept in memory; implies hls. */
+  llHls: boolean;
   dash: boolean;
   /** Record to this MP4 file. */
   record: string | null;
@@ -60,7 +62,7 @@ export interface BroadcastSettings {
 
 /** The state of one output of a live broadcast. */
 export interface BroadcastOutputState {
-  kind: 'rtmp' | 'hls' | 'dash' | 'record';
+  kind: 'rtmp' | 'hls' | 'll-hls' | 'dash' | 'record';
   target: string;
   /** Running and fed right now (an RTMP push being retried is not). */
   running: boolean;
@@ -69,7 +71,7 @@ export interface BroadcastOutputState {
 
 /** True when a room with these settings is broadcast anywhere. */
 export function broadcasts(settings: BroadcastSettings): boolean {
-  return settings.rtmp !== null || settings.hls || settings.dash || settings.record !== null;
+  return settings.rtmp !== null || settings.hls || settings.llHls || settings.dash || settings.record !== null;
 }
 
 /** A row of the `conference` table: user `userId` is invited to `room`. */

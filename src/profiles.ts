@@ -6,7 +6,7 @@ import { LAYOUT_NAMES, type LayoutName, type Profile, type VideoCodec } from './
 const PROFILE_NAME = /^[0-9A-Za-z\-_]{1,32}$/;
 const KEYS = ['media', 'canvas', 'fps', 'codec', 'bitrate', 'layout', 'max_members', 'open'] as const;
 /** Broadcast keys are optional: a profile without them does not broadcast. */
-const BROADCAST_KEYS = ['broadcast_layout', 'rtmp', 'hls', 'dash', 'record'] as const;
+const BROADCAST_KEYS = ['broadcast_layout', 'rtmp', 'hls', 'll_hls', 'dash', 'record'] as const;
 
 /** Reads conf/profiles.ini: one section per profile, every key required, so a profile never half-inherits. */
 export function loadProfiles(file: string): Map<string, Profile> {
@@ -66,6 +66,7 @@ function parseProfile(name: string, section: Record<string, unknown>, where: str
       layout: choose<LayoutName>('broadcast_layout', LAYOUT_NAMES, 'grid'),
       rtmp: urlOrNull(get('rtmp', ''), /^rtmps?:\/\//, `${where}: rtmp must be an rtmp:// or rtmps:// URL`),
       hls: choose('hls', ['on', 'off'] as const, 'off') === 'on',
+      llHls: choose('ll_hls', ['on', 'off'] as const, 'off') === 'on',
       dash: choose('dash', ['on', 'off'] as const, 'off') === 'on',
       record: urlOrNull(get('record', ''), /^\//, `${where}: record must be an absolute file path`),
     },

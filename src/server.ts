@@ -8,6 +8,7 @@ import { ConfigError, configPath, publicEndpoint, type Config } from './config.j
 import type { MediaEngine } from './conference/media.js';
 import { ConferenceModel } from './conference/model.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
+import { serveLowLatencyHls } from './http/llHls.js';
 import { bundleBrowserLibrary, EXAMPLES_DIR, HLS_JS_DIR, serveStatic } from './http/assets.js';
 import { CometGateway } from './gateway/gateway.js';
 import { Messaging } from './messaging/messaging.js';
@@ -151,6 +152,10 @@ export async function startServer(
   const hlsRoot = join(dataDir, 'hls');
   http.get('/hls/', (request, response, url) => {
     metrics.noteHlsRequest(url.pathname, `${request.socket.remoteAddress} ${request.headers['user-agent'] ?? ''}`);
+    // A room's low-latency HLS lives in memory; its DASH, and plain HLS, are files.
+    const [devId, room, file] = url.pathname.slice('/hls/'.length).split('/').map(decodeURIComponent);
+    const packager = room && file !== undefined && /^\d+$/.test(devId ?? '') ? mixer?.lowLatencyHls(Number(devId), room) : undefined;
+    if (packager && file && !file.startsWith('dash')) return serveLowLatencyHls(response, packager, file, url.searchParams);
     return serveStatic(response, hlsRoot, '/hls/', url.pathname, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' });
   });
   http.get('/metrics', async (_request, response) => {

@@ -4,8 +4,8 @@ import type { SqlValue } from '../statements.js';
 import { namesOf, requireValue, toFlag, toName, toText } from '../values.js';
 import { keyValues, type Row, type Table, type TableContext } from './table.js';
 
-const SETTING_COLUMNS = ['rtmp', 'hls', 'dash', 'record', 'layout'] as const;
-const NO_BROADCAST: BroadcastSettings = { layout: 'grid', rtmp: null, hls: false, dash: false, record: null };
+const SETTING_COLUMNS = ['rtmp', 'hls', 'll_hls', 'dash', 'record', 'layout'] as const;
+const NO_BROADCAST: BroadcastSettings = { layout: 'grid', rtmp: null, hls: false, llHls: false, dash: false, record: null };
 
 /** Checks and applies the written columns over `base` (a room's current settings, or none). */
 function settingsFrom(values: ReadonlyMap<string, SqlValue>, base: BroadcastSettings): BroadcastSettings {
@@ -25,6 +25,8 @@ function settingsFrom(values: ReadonlyMap<string, SqlValue>, base: BroadcastSett
     } else if (column === 'layout') {
       if (!(LAYOUT_NAMES as readonly string[]).includes(text)) throw CometQLError.invalid(`The layout field must be one of ${LAYOUT_NAMES.join(', ')}`);
       settings.layout = text as LayoutName;
+    } else if (column === 'll_hls') {
+      settings.llHls = toFlag(value, column);
     } else {
       settings[column as 'hls' | 'dash'] = toFlag(value, column);
     }
@@ -44,13 +46,15 @@ async function roomsOf({ devId, model }: TableContext, rooms: string[] | undefin
       name: room,
       rtmp: settings.rtmp ?? '',
       hls: settings.hls ? 1 : 0,
+      ll_hls: settings.llHls ? 1 : 0,
       dash: settings.dash ? 1 : 0,
       record: settings.record ?? '',
       layout: settings.layout,
       own: own.has(room) ? 1 : 0,
       active: live.has(room) ? 1 : 0,
       outputs: outputs.map((output) => `${output.kind}:${output.running ? 'running' : 'retrying'}`).join(','),
-      hls_url: live.has(room) && (settings.hls || settings.dash) ? `/hls/${devId}/${room}/index.m3u8` : '',
+      hls_url: live.has(room) && (settings.hls || settings.llHls) ? `/hls/${devId}/${room}/index.m3u8` : '',
+      dash_url: live.has(room) && settings.dash ? `/hls/${devId}/${room}/index.mpd` : '',
     };
   });
 }
@@ -66,6 +70,7 @@ export const conferenceBroadcast: Table = {
     { name: 'name', type: 'text', sqlType: 'varchar(64)', key: true },
     { name: 'rtmp', type: 'text', sqlType: 'varchar(255)' },
     { name: 'hls', type: 'int', sqlType: 'tinyint(1)' },
+    { name: 'll_hls', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'dash', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'record', type: 'text', sqlType: 'varchar(255)' },
     { name: 'layout', type: 'text', sqlType: 'varchar(16)' },
@@ -73,6 +78,7 @@ export const conferenceBroadcast: Table = {
     { name: 'active', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'outputs', type: 'text', sqlType: 'varchar(255)' },
     { name: 'hls_url', type: 'text', sqlType: 'varchar(255)' },
+    { name: 'dash_url', type: 'text', sqlType: 'varchar(255)' },
   ],
   requiredKeys: { delete: ['name'] },
 

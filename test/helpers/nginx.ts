@@ -5,7 +5,8 @@ import { join } from 'node:path';
 
 /**
  * A real nginx with Debian's libnginx-mod-rtmp, on a loopback port, writing HLS of every stream pushed to
- * its `live` application (1 s fragments) into `hlsDir`: <stream>.m3u8.
+ * its `live` application (1 s fragments) into `hlsDir`: <stream>.m3u8; with `httpPort`, also serving it at
+ * http://127.0.0.1:<httpPort>/hls/<stream>.m3u8, as a deployment would.
  */
 export class Nginx {
   readonly hlsDir: string;
@@ -15,6 +16,7 @@ export class Nginx {
   constructor(
     private readonly dir: string,
     readonly rtmpPort: number,
+    readonly httpPort?: number,
   ) {
     this.hlsDir = join(dir, 'nginx-hls');
     this.conf = join(dir, 'nginx.conf');
@@ -41,7 +43,23 @@ rtmp {
     }
   }
 }
-`,
+${
+  httpPort === undefined
+    ? ''
+    : `http {
+  access_log off;
+  server {
+    listen 127.0.0.1:${httpPort};
+    location /hls/ {
+      alias ${this.hlsDir}/;
+      types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+      add_header Cache-Control no-cache;
+      add_header Access-Control-Allow-Origin *;
+    }
+  }
+}
+`
+}`,
     );
   }
 

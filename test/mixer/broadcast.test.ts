@@ -4,13 +4,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
-import { tileRects } from '../../mixer/layout.js';
 import { Nginx } from '../helpers/nginx.js';
 import { freePort, startMediaServer, type TestServer } from '../helpers/server.js';
-import { BrowserFleet, eventually, FPS, sleep, type Conferencing } from './harness.js';
-import { expectTones, READ, readSound } from './mediaFiles.js';
-import { nearestName, PALETTE } from './signals.js';
+import { BrowserFleet, CANVAS, eventually, FPS, sleep, type Conferencing } from './harness.js';
+import { decode, expectBothMembers, READ } from './mediaFiles.js';
+import { ViewerPage } from './viewerPage.js';
 
 /**
  * Broadcasting a conference of two synthetic members (red 400 Hz, blue 600 Hz): pushed over RTMP to a real
@@ -19,33 +17,7 @@ import { nearestName, PALETTE } from './signals.js';
  */
 
 const exec = promisify(execFile);
-// Globals of the functions that run inside the viewer page (this file runs in Node, without DOM types).
-declare const document: any;
 const dir = mkdtempSync(join(tmpdir(), 'cometmcu-broadcast-'));
-const CANVAS = { width: 640, height: 360 };
-
-/** The first frame of a media file or URL (or the one `seek` seconds in) as RGB, and its audio as 48 kHz mono. */
-async function decode(input: string, seek = 0): Promise<{ frame: Buffer; audio: Int16Array }> {
-  const video = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-frames:v', '1', '-vf', `scale=${CANVAS.width}:${CANVAS.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], READ);
-  // At most 2 s of sound: a live DASH manifest never ends.
-  return { frame: video.stdout as unknown as Buffer, audio: await readSound(input, { seek, seconds: 2 }) };
-}
-
-/** Colour names at the top fifth of each tile of a grid of 2. */
-function tiles(frame: Buffer): string[] {
-  const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]] as [string, number[]][];
-  return tileRects('grid', 2, CANVAS).map((rect) => {
-    const x = rect.x + Math.floor(rect.width / 2);
-    const y = rect.y + Math.floor(rect.height / 5);
-    const offset = (y * CANVAS.width + x) * 3;
-    return nearestName([frame[offset]!, frame[offset + 1]!, frame[offset + 2]!], candidates);
-  });
-}
-
-function expectBothMembers(media: { frame: Buffer; audio: Int16Array }): void {
-  expect(tiles(media.frame)).toEqual(['red', 'blue']);
-  expectTones(media.audio, [400, 600]);
-}
 
 /** The newest complete segment of a playlist (the last one listed). */
 function lastSegment(playlist: string): string {
@@ -106,28 +78,13 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
   }, 60_000);
 
   it('plays in the viewer page (hls.js) in Chromium, showing both members', async () => {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking'] });
+    const viewer = await ViewerPage.open(server.httpPort, { room: 'show' });
     try {
-      const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${server.httpPort}/examples/viewer.html?room=show&dev_id=0`);
-      const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]]] as [string, number[]][];
       // The player starts a few segments behind the live edge; the first of them may be from before the
       // members' first pictures arrived.
-      await eventually(async () => {
-        const pixels = (await page.evaluate(() => {
-          const video = document.getElementById('player');
-          if (!video.videoWidth) return [];
-          const canvas = document.createElement('canvas');
-          canvas.width = video.videoWidth;
-          canvas.height = video.videoHeight;
-          const context = canvas.getContext('2d');
-          context.drawImage(video, 0, 0);
-          return [0.25, 0.75].map((x) => Array.from(context.getImageData(Math.floor(x * canvas.width), Math.floor(0.3 * canvas.height), 1, 1).data.slice(0, 3)));
-        })) as number[][];
-        expect(pixels.map((pixel) => nearestName(pixel, candidates))).toEqual(['red', 'blue']);
-      }, 30_000);
+      await eventually(async () => expect(await viewer.tileColours()).toEqual(['red', 'blue']), 30_000);
     } finally {
-      await browser.close();
+      await viewer.close();
     }
   }, 60_000);
 

@@ -4,7 +4,7 @@ import { viewFor, viewKey } from '../../mixer/views.js';
 import { DEFAULT_CONTROLS, type Member, type Profile } from '../../src/domain.js';
 
 const canvas = { width: 1280, height: 720 };
-const profile: Profile = { name: 'video', media: 'video', canvas, fps: 15, codec: 'VP8', videoBitrateKbps: 1200, layout: 'grid', maxMembers: 16, open: false, broadcast: { layout: 'grid', rtmp: null, hls: false, dash: false, record: null } };
+const profile: Profile = { name: 'video', media: 'video', canvas, fps: 15, codec: 'VP8', videoBitrateKbps: 1200, layout: 'grid', maxMembers: 16, open: false, broadcast: { layout: 'grid', rtmp: null, hls: false, llHls: false, dash: false, record: null } };
 const member = (userId: number, controls: Partial<Member['controls']> = {}, viewerOnly = false): Member => ({
   devId: 0, room: 'r', userId, profile: 'video', viewerOnly, joinedAt: 0, lastTalkingAt: null, talking: false,
   controls: { ...DEFAULT_CONTROLS, ...controls },

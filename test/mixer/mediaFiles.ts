@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
-import { tonePower } from './signals.js';
+import { tileRects } from '../../mixer/layout.js';
+import { CANVAS } from './harness.js';
+import { nearestName, PALETTE, tonePower } from './signals.js';
 
 const exec = promisify(execFile);
 
@@ -24,4 +26,28 @@ export async function readSound(input: string, options: { seek?: number; seconds
 export function expectTones(samples: Int16Array, frequencies: number[]): void {
   const quiet = Math.max(tonePower(samples, 1700), 1e-9);
   for (const frequency of frequencies) expect(tonePower(samples, frequency), `${frequency} Hz`).toBeGreaterThan(100 * quiet);
+}
+
+/** The first frame of a media file or URL (or the one `seek` seconds in) as RGB, and 2 s of its sound. */
+export async function decode(input: string, seek = 0): Promise<{ frame: Buffer; audio: Int16Array }> {
+  const video = await exec('ffmpeg', ['-v', 'error', '-ss', String(seek), '-i', input, '-frames:v', '1', '-vf', `scale=${CANVAS.width}:${CANVAS.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], READ);
+  // At most 2 s of sound: a live DASH manifest never ends.
+  return { frame: video.stdout as unknown as Buffer, audio: await readSound(input, { seek, seconds: 2 }) };
+}
+
+/** Colour names at the top fifth of each tile of a grid of 2. */
+function tiles(frame: Buffer): string[] {
+  const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]] as [string, number[]][];
+  return tileRects('grid', 2, CANVAS).map((rect) => {
+    const x = rect.x + Math.floor(rect.width / 2);
+    const y = rect.y + Math.floor(rect.height / 5);
+    const offset = (y * CANVAS.width + x) * 3;
+    return nearestName([frame[offset]!, frame[offset + 1]!, frame[offset + 2]!], candidates);
+  });
+}
+
+/** A broadcast of the two test members (red 400 Hz, blue 600 Hz): both tiles and both tones. */
+export function expectBothMembers(media: { frame: Buffer; audio: Int16Array }): void {
+  expect(tiles(media.frame)).toEqual(['red', 'blue']);
+  expectTones(media.audio, [400, 600]);
 }
