@@ -78,7 +78,7 @@ describe('configuration', () => {
     const config = loadConfig({ file: join(SHIPPED_CONF_DIR, '..', 'docker', 'comet.ini'), env: { COMET_MAIN_PASSWORD: 'a-real-secret' } });
     expect(config.cometql.ip).toBe('0.0.0.0');
     const video = loadProfiles(join(config.baseDir, config.conference.profiles)).get('video')!;
-    expect(video.broadcast).toMatchObject({ rtmp: 'rtmp://nginx-rtmp:1935/live/${dev_id}-${conference_name}', hls: true });
+    expect(video.broadcast).toMatchObject({ rtmp: 'rtmp://nginx-rtmp:1935/live/${dev_id}-${conference_name}', llHls: true });
     expect(() => loadConfig({ file: join(SHIPPED_CONF_DIR, '..', 'docker', 'comet.ini'), env: {} })).toThrow(/shipped default password/);
   });
 
