@@ -25,6 +25,8 @@ export interface BroadcastTargets {
 
 export type OutputState = BroadcastOutputState;
 
+/** What writeAudio is given each time. */
+const AUDIO_FRAME_MS = 20;
 /** A consumer of the encoded stream stops being fed when this much is waiting: it is stuck or gone. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
@@ -45,6 +47,8 @@ export class Broadcast {
   private readonly compositor: Compositor | undefined;
   private readonly encoder: SupervisedFfmpeg;
   private audio: Writable | undefined;
+  /** The current encoder has had sound (and so a time zero for it). */
+  private audioStarted = false;
   private readonly outputs: BroadcastOutput[] = [];
   /** The low-latency HLS of the room, when asked for. */
   readonly lowLatencyHls: LowLatencyHls | undefined;
@@ -71,6 +75,7 @@ export class Broadcast {
       onStart: (child) => {
         if (this.compositor) this.compositor.output = child.stdin as Writable;
         this.audio = (video ? child.stdio[3] : child.stdin) as Writable;
+        this.audioStarted = false;
         (child.stdout as Readable).on('data', (chunk: Buffer) => this.fanOut(chunk));
       },
     });
@@ -108,8 +113,9 @@ export class Broadcast {
     }
     if (targets.record) {
       mkdirSync(dirname(targets.record), { recursive: true });
-      // Fragmented MP4: playable to the last fragment even if the process is killed.
-      add('record', targets.record, ['-bsf:a', 'aac_adtstoasc', '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-y', targets.record]);
+      // Fragmented MP4: playable to the last fragment even if the process is killed. delay_moov: the header
+      // waits for the first packets, or it would describe the AAC without its configuration (as stereo).
+      add('record', targets.record, ['-bsf:a', 'aac_adtstoasc', '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+delay_moov+default_base_moof', '-y', targets.record]);
     }
   }
 
@@ -118,10 +124,21 @@ export class Broadcast {
     if (this.compositor) this.compositor.view = view;
   }
 
-  /** 20 ms of the full mix (everyone), 48 kHz mono. */
+  /**
+   * 20 ms of the full mix (everyone), 48 kHz mono, just mixed. The encoder counts samples and frames as
+   * time from its start, so both must start at the same instant: sound waits for the first picture, and
+   * its first 20 ms are put where they were heard, after a silence as long as the picture ran alone.
+   */
   writeAudio(samples: Int16Array): void {
     const audio = this.audio;
     if (!audio || audio.writableLength > MAX_PENDING_BYTES) return;
+    if (!this.audioStarted && this.compositor) {
+      const pictureStart = this.compositor.firstFrameAt;
+      if (pictureStart === undefined) return;
+      const leadSamples = Math.round(((performance.now() - pictureStart - AUDIO_FRAME_MS) * 48_000) / 1000);
+      if (leadSamples > 0) audio.write(Buffer.alloc(leadSamples * 2));
+    }
+    this.audioStarted = true;
     audio.write(Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength));
   }
 

@@ -18,8 +18,9 @@ const TIMELINE_BACKLOG_SECONDS = 2;
 export class Compositor {
   framesRendered = 0;
   framesDropped = 0;
-  /** Where canvases go; replaced when the encoder restarts. */
-  output: Writable | undefined;
+  /** When (performance.now()) the first canvas went to the current output: its encoder's time zero. */
+  firstFrameAt: number | undefined;
+  private target: Writable | undefined;
   private readonly backlogFrames: number;
   private readonly canvases: Buffer[];
   private canvasIndex = 0;
@@ -45,6 +46,16 @@ export class Compositor {
   /** What is drawn from the next frame on; a new view of the same canvas and rate (a broadcast's after a join). */
   view: View;
 
+  /** Where canvases go; replaced when the encoder restarts. */
+  get output(): Writable | undefined {
+    return this.target;
+  }
+
+  set output(output: Writable | undefined) {
+    this.target = output;
+    this.firstFrameAt = undefined;
+  }
+
   stop(): void {
     this.stopTicks();
   }
@@ -66,6 +77,7 @@ export class Compositor {
       else drawPlaceholder(canvas, size, rect, userId);
     });
     this.output.write(canvas);
+    this.firstFrameAt ??= performance.now();
     this.framesRendered++;
   }
 }

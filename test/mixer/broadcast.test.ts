@@ -122,6 +122,9 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
     expect(file).toBeDefined();
     const { stdout } = await exec('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', join(recordDir, file!)]);
     const duration = Number(stdout.trim());
+    // The mix is mono, and the file says so (an MP4 header written before the first AAC packet said stereo).
+    const channels = await exec('ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=channels', '-of', 'csv=p=0', join(recordDir, file!)]);
+    expect(channels.stdout.trim()).toBe('1');
     const conference = (Date.now() - startedAt) / 1000;
     console.log(`recording: ${duration.toFixed(1)} s for a conference of ${conference.toFixed(1)} s`);
     // The conference is measured from the first member's WebRTC set-up to the room's close, both of which

@@ -11,8 +11,8 @@ import { tonePower } from './signals.js';
 
 /**
  * Lip sync of the broadcast: a member whose camera flashes white with a beep at the same instant, recorded.
- * In the recording each flash must come with its beep, within what viewers accept (ITU-R BT.1359: sound at
- * most 90 ms early or 185 ms late).
+ * In the recording each flash must come with its beep, within what viewers cannot even detect (ITU-R
+ * BT.1359: sound at most 45 ms early or 125 ms late).
  */
 
 const exec = promisify(execFile);
@@ -68,8 +68,8 @@ describe('broadcast lip sync', () => {
     console.log(`lip sync: flashes ${flashes.map((t) => t.toFixed(2)).join(' ')}; beeps ${beeps.map((t) => t.toFixed(2)).join(' ')}; sound later by ${offsets.map((o) => Math.round(o * 1000)).join(', ')} ms`);
     expect(flashes.length).toBeGreaterThanOrEqual(3);
     for (const offset of offsets) {
-      expect(offset).toBeGreaterThanOrEqual(-0.09);
-      expect(offset).toBeLessThanOrEqual(0.185);
+      expect(offset).toBeGreaterThanOrEqual(-0.045);
+      expect(offset).toBeLessThanOrEqual(0.125);
     }
   }, 60_000);
 });
