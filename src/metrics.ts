@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConferenceModel } from './conference/model.js';
+import type { StoreCounts } from './conference/store.js';
 import type { Mixer, MixerStats } from '../mixer/mixer.js';
 
 /** Queries per second over a sliding window, for dashboards that do not compute rate() themselves. */
@@ -33,6 +34,29 @@ class RateWindow {
 }
 
 /**
+ * The store's counts, asked once per scrape however many gauges show them. A store that does not answer (a
+ * database away) leaves the last known counts and `up: false`, so /metrics still answers: it is most
+ * needed then.
+ */
+export class StoreCountsOnce {
+  private pending: Promise<{ counts: StoreCounts; up: boolean }> | undefined;
+  private last: StoreCounts = { keys: 0, invitations: 0, rooms: 0, members: 0 };
+
+  constructor(private readonly model: ConferenceModel) {}
+
+  read(): Promise<{ counts: StoreCounts; up: boolean }> {
+    this.pending ??= this.model.counts().then(
+      (counts) => ({ counts: (this.last = counts), up: true }),
+      () => ({ counts: this.last, up: false }),
+    );
+    const pending = this.pending;
+    // Shared by the gauges of this scrape only.
+    void pending.then(() => setImmediate(() => this.pending === pending && (this.pending = undefined)));
+    return pending;
+  }
+}
+
+/**
  * Everything /metrics exposes, in Prometheus text format: process CPU and memory (prom-client defaults),
  * CometQL connections, queries and errors, and the conference model's rooms, members and invitations.
  */
@@ -42,6 +66,8 @@ export class Metrics {
   readonly cometConnections: Gauge;
   readonly queries: Counter<'table' | 'kind'>;
   readonly errors: Counter<'code'>;
+  /** The store's counts, for /metrics and /info. */
+  readonly storeCounts: StoreCountsOnce;
   private readonly queryRate = new RateWindow(11);
   private totalQueries = 0;
 
@@ -82,13 +108,22 @@ export class Metrics {
         }
       },
     });
-    const countsGauge = (name: string, help: string, pick: (counts: Awaited<ReturnType<ConferenceModel['counts']>>) => number): void => {
+    const counts = (this.storeCounts = new StoreCountsOnce(model));
+    new Gauge({
+      name: 'cometmcu_store_up',
+      help: '1 when the store answered the last scrape, 0 when it did not (the counts below are then the last known)',
+      registers,
+      async collect() {
+        this.set((await counts.read()).up ? 1 : 0);
+      },
+    });
+    const countsGauge = (name: string, help: string, pick: (counts: StoreCounts) => number): void => {
       new Gauge({
         name,
         help,
         registers,
         async collect() {
-          this.set(pick(await model.counts()));
+          this.set(pick((await counts.read()).counts));
         },
       });
     };

@@ -129,9 +129,10 @@ export async function startServer(
   // CppComet's status document, with a few more facts.
   const node = config.main.node_name.slice(0, 10).padEnd(10, '_');
   http.get('/info', async (_request, response) => {
-    const counts = await model.counts();
-    sendJson(response, 200, {
-      status: 'ok',
+    // A store that does not answer (a database away) makes the server unhealthy: 503, for health checks.
+    const { counts, up } = await metrics.storeCounts.read();
+    sendJson(response, up ? 200 : 503, {
+      status: up ? 'ok' : 'store unavailable',
       node,
       version: VERSION,
       uptime: Math.floor((Date.now() - startedAt) / 1000),

@@ -31,6 +31,7 @@ describe('HTTP: /info and /metrics', () => {
     expect(text).toContain('cometmcu_conferences 1');
     expect(text).toContain('cometmcu_members 1');
     expect(text).toContain('cometmcu_invitations 1');
+    expect(text).toContain('cometmcu_store_up 1');
     expect(text).toMatch(/cometql_queries_per_second \d/);
     expect(text).toContain('cometmcu_process_cpu_seconds_total');
     expect(text).toContain('cometmcu_video_encoders 0');

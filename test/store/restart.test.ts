@@ -84,6 +84,13 @@ describe('a server on the MySQL store', () => {
     // A browser that comes now is turned away, and the server goes on.
     const browser = await cometClient(server, 1, 'before');
     await new Promise((resolve) => browser.ws.once('close', resolve));
+    // Monitoring still answers: /info says 503 to health checks, /metrics says the store is down.
+    const info = await fetch(`http://127.0.0.1:${server.httpPort}/info`);
+    expect(info.status).toBe(503);
+    expect(await info.json()).toMatchObject({ status: 'store unavailable', members: 0 });
+    const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^cometmcu_store_up 0$/m);
 
     await mariadb().start();
     await client.query("INSERT INTO users_auth (id, hash) VALUES (2, 'after')");
