@@ -1,34 +1,48 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * A real nginx with Debian's libnginx-mod-rtmp, on a loopback port, writing HLS of every stream pushed to
- * its `live` application (1 s fragments) into `hlsDir`: <stream>.m3u8; with `httpPort`, also serving it at
- * http://127.0.0.1:<httpPort>/hls/<stream>.m3u8, as a deployment would.
+ * A real nginx with Debian's libnginx-mod-rtmp on loopback ports. `forTests`: writing HLS of every stream
+ * pushed to its `live` application (1 s fragments) into `hlsDir` as <stream>.m3u8, and with `httpPort` also
+ * serving it at http://127.0.0.1:<httpPort>/hls/<stream>.m3u8, as a deployment would. `fromDockerConf`: the
+ * shipped docker/nginx.conf, with only what a container has and a test must not (fixed ports, /tmp, a
+ * compiled-in rtmp module, the compose network's publishers) replaced.
  */
 export class Nginx {
-  readonly hlsDir: string;
   private process: ChildProcess | undefined;
   private readonly conf: string;
 
-  constructor(
+  private constructor(
     private readonly dir: string,
     readonly rtmpPort: number,
-    readonly httpPort?: number,
+    readonly hlsDir: string,
+    readonly httpPort: number | undefined,
+    body: string,
   ) {
-    this.hlsDir = join(dir, 'nginx-hls');
+    mkdirSync(hlsDir, { recursive: true });
     this.conf = join(dir, 'nginx.conf');
-    mkdirSync(this.hlsDir, { recursive: true });
-    writeFileSync(
-      this.conf,
-      `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-user root;
-daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
+    // What every nginx of a test needs: Debian's module, no daemon, its files in its own folder.
+    writeFileSync(this.conf, `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\nuser root;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log warn;\n${body}`);
+  }
+
+  static forTests(dir: string, rtmpPort: number, httpPort?: number): Nginx {
+    const hlsDir = join(dir, 'nginx-hls');
+    const http = `http {
+  access_log off;
+  server {
+    listen 127.0.0.1:${httpPort};
+    location /hls/ {
+      alias ${hlsDir}/;
+      types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+      add_header Cache-Control no-cache;
+      add_header Access-Control-Allow-Origin *;
+    }
+  }
+}
+`;
+    return new Nginx(dir, rtmpPort, hlsDir, httpPort, `worker_processes 1;
 events { worker_connections 64; }
 rtmp {
   server {
@@ -37,30 +51,29 @@ rtmp {
       live on;
       record off;
       hls on;
-      hls_path ${this.hlsDir};
+      hls_path ${hlsDir};
       hls_fragment 1s;
       hls_playlist_length 6s;
     }
   }
 }
-${
-  httpPort === undefined
-    ? ''
-    : `http {
-  access_log off;
-  server {
-    listen 127.0.0.1:${httpPort};
-    location /hls/ {
-      alias ${this.hlsDir}/;
-      types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
-      add_header Cache-Control no-cache;
-      add_header Access-Control-Allow-Origin *;
-    }
+${httpPort === undefined ? '' : http}`);
   }
-}
-`
-}`,
-    );
+
+  /** docker/nginx.conf on loopback ports; its HLS in `<dir>/hls`, its DASH in `<dir>/dash`. */
+  static fromDockerConf(dir: string, shipped: string, rtmpPort: number, httpPort: number): Nginx {
+    const replace = (text: string, from: string | RegExp, to: string): string => {
+      if (!(typeof from === 'string' ? text.includes(from) : from.test(text))) throw new Error(`docker/nginx.conf no longer has ${from}`);
+      return text.replace(from, to);
+    };
+    let conf = readFileSync(shipped, 'utf8');
+    conf = replace(conf, /^worker_processes .*$/m, 'worker_processes 1;');
+    conf = replace(conf, 'listen 1935;', `listen 127.0.0.1:${rtmpPort};`);
+    conf = replace(conf, 'listen 8080;', `listen 127.0.0.1:${httpPort};`);
+    conf = replace(conf, 'deny publish all;', 'allow publish 127.0.0.1;\n      deny publish all;');
+    conf = conf.replaceAll('/tmp', dir);
+    mkdirSync(join(dir, 'dash'), { recursive: true });
+    return new Nginx(dir, rtmpPort, join(dir, 'hls'), httpPort, conf);
   }
 
   async start(): Promise<void> {

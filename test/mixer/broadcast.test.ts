@@ -35,7 +35,7 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
   let startedAt = 0;
 
   beforeAll(async () => {
-    nginx = new Nginx(dir, await freePort());
+    nginx = Nginx.forTests(dir, await freePort());
     await nginx.start();
     const profiles = join(dir, 'profiles.ini');
     writeFileSync(
