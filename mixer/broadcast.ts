@@ -106,7 +106,7 @@ export class Broadcast {
       add('dash', `${targets.hlsDir}/index.mpd`, [
         // MPEG-TS tags H.264 as 0x1b; MP4 fragments want avc1/mp4a.
         ...(video ? ['-tag:v', 'avc1'] : []), '-tag:a', 'mp4a', '-bsf:a', 'aac_adtstoasc', '-f', 'dash', '-seg_duration', String(targets.segmentSeconds), '-window_size', String(targets.windowSegments),
-        '-extra_window_size', '2', '-streaming', '1', '-remove_at_exit', '1', '-use_template', '1', '-use_timeline', '0',
+        '-extra_window_size', '2', '-streaming', '1', '-remove_at_exit', '1', '-use_template', '1', '-use_timeline', '1',
         '-init_seg_name', 'dash-init-$RepresentationID$.m4s', '-media_seg_name', 'dash-$RepresentationID$-$Number$.m4s',
         `${targets.hlsDir}/index.mpd`,
       ]);

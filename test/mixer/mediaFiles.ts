@@ -8,8 +8,9 @@ import { nearestName, PALETTE, tonePower } from './signals.js';
 const exec = promisify(execFile);
 
 /**
- * Reads media files and URLs the server wrote. FFmpeg reading a live DASH manifest sometimes waits forever
- * (for a segment its clock expects), even after the server is gone: a read gets 8 s, then a check tries again.
+ * Reads media files and URLs the server wrote. A live stream never ends and a reader can wait on it for
+ * long (FFmpeg's DASH reader did, when our manifest had no segment timeline and it guessed segments from the
+ * clock): a read gets 8 s, then a check tries again.
  */
 export const READ = { encoding: 'buffer', maxBuffer: 64 << 20, timeout: 8000, killSignal: 'SIGKILL' } as const;
 
