@@ -231,7 +231,7 @@ async function measure(fleet: BrowserFleet, watchers: { reader: () => Promise<Fl
 }
 
 export async function benchBroadcast(): Promise<unknown> {
-  const nginx = Nginx.forTests(dir, await freePort(), await freePort());
+  const nginx = Nginx.forTests(dir, await freePort(), { httpPort: await freePort() });
   await nginx.start();
   const server = await startTestServer({
     COMET_CONFERENCE_PROFILES: profiles(nginx),

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,8 @@ import { join } from 'node:path';
 /**
  * A real nginx with Debian's libnginx-mod-rtmp on loopback ports. `forTests`: writing HLS of every stream
  * pushed to its `live` application (1 s fragments) into `hlsDir` as <stream>.m3u8, and with `httpPort` also
- * serving it at http://127.0.0.1:<httpPort>/hls/<stream>.m3u8, as a deployment would. `fromDockerConf`: the
+ * serving it at http://127.0.0.1:<httpPort>/hls/<stream>.m3u8, as a deployment would; with `rtmpsPort`, also
+ * taking RTMP over TLS there (Debian's stream module in front, a self-signed certificate). `fromDockerConf`: the
  * shipped docker/nginx.conf, with only what a container has and a test must not (fixed ports, /tmp, a
  * compiled-in rtmp module, the compose network's publishers) replaced.
  */
@@ -27,7 +28,8 @@ export class Nginx {
     writeFileSync(this.conf, `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\nuser root;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log warn;\n${body}`);
   }
 
-  static forTests(dir: string, rtmpPort: number, httpPort?: number): Nginx {
+  static forTests(dir: string, rtmpPort: number, ports: { httpPort?: number; rtmpsPort?: number } = {}): Nginx {
+    const { httpPort, rtmpsPort } = ports;
     const hlsDir = join(dir, 'nginx-hls');
     const http = `http {
   access_log off;
@@ -42,7 +44,16 @@ export class Nginx {
   }
 }
 `;
-    return new Nginx(dir, rtmpPort, hlsDir, httpPort, `worker_processes 1;
+    const tls = rtmpsPort === undefined ? '' : `stream {
+  server {
+    listen 127.0.0.1:${rtmpsPort} ssl;
+    ssl_certificate ${selfSignedCertificate(dir)}/cert.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    proxy_pass 127.0.0.1:${rtmpPort};
+  }
+}
+`;
+    return new Nginx(dir, rtmpPort, hlsDir, httpPort, `${tls ? 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n' : ''}worker_processes 1;
 events { worker_connections 64; }
 rtmp {
   server {
@@ -57,7 +68,7 @@ rtmp {
     }
   }
 }
-${httpPort === undefined ? '' : http}`);
+${httpPort === undefined ? '' : http}${tls}`);
   }
 
   /** docker/nginx.conf on loopback ports; its HLS in `<dir>/hls`, its DASH in `<dir>/dash`. */
@@ -87,4 +98,11 @@ ${httpPort === undefined ? '' : http}`);
     this.process.kill('SIGTERM');
     await exited;
   }
+}
+
+/** A throw-away certificate for 127.0.0.1 (cert.pem, key.pem) in `dir`; returns `dir`. */
+function selfSignedCertificate(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  return dir;
 }
