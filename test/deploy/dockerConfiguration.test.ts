@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { loadConfig, SHIPPED_CONF_DIR } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -21,6 +23,7 @@ import { decode, expectBothMembers } from '../mixer/mediaFiles.js';
  * watchable at every URL the compose file's header promises, and its keys must be in the database.
  */
 
+const exec = promisify(execFile);
 const DOCKER_DIR = join(SHIPPED_CONF_DIR, '..', 'docker');
 const dir = mkdtempSync(join(tmpdir(), 'cometmcu-docker-'));
 
@@ -82,6 +85,11 @@ describe('the docker configuration, run with Debian packages', () => {
     await server?.close();
     await nginx?.stop();
     await mariadb?.destroy();
+  });
+
+  it('is a compose file that compose accepts (Debian docker-compose 1.29 validates it without an engine)', async () => {
+    const { stdout } = await exec('docker-compose', ['-f', join(DOCKER_DIR, 'compose.yaml'), 'config', '--services'], { env: { ...process.env, COMET_MAIN_PASSWORD: 'a-real-secret' } });
+    expect(stdout.trim().split('\n').sort()).toEqual(['cometmcu', 'mariadb', 'nginx-rtmp']);
   });
 
   it('keeps the keys CometQL writes in MariaDB', async () => {
