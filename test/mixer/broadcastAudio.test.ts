@@ -4,13 +4,13 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startMediaServer, type TestServer } from '../helpers/server.js';
+import { connect, startMediaServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, FPS, type Conferencing } from './harness.js';
-import { expectTones, readSound } from './mediaFiles.js';
+import { expectTones, readSound, saveNewestLowLatencySegment } from './mediaFiles.js';
 
 /**
  * An audio-only room with a broadcast: its sound alone goes out (AAC, no video stream), in the embedded
- * HLS and the recording, with both members' tones in it.
+ * HLS, the recording and low-latency HLS, with both members' tones in it.
  */
 
 const exec = promisify(execFile);
@@ -66,4 +66,20 @@ describe('broadcast of an audio-only room', () => {
     expect(await streamKinds(file)).toEqual(['audio']);
     expectTones(await readSound(file, { seek: 1, seconds: 2 }), [400, 600]);
   }, 30_000);
+
+  it('serves its sound alone as low-latency HLS, parts of whole AAC frames', async () => {
+    const sql = await connect(server);
+    await sql.query("INSERT INTO conference_broadcast (name, ll_hls) VALUES ('talk', 1)");
+    await sql.end();
+    await fleet.join(world, { userId: 1, colour: 'red', tone: 400, volume: 0.3, room: 'talk', profile: 'radio', video: false });
+    await fleet.join(world, { userId: 2, colour: 'blue', tone: 600, volume: 0.3, room: 'talk', profile: 'radio', video: false });
+    const base = `http://127.0.0.1:${server.httpPort}/hls/0/talk`;
+    const file = join(dir, 'talk.mp4');
+    await eventually(async () => {
+      // 10 AAC frames of 1024 samples at 48 kHz.
+      expect(await saveNewestLowLatencySegment(base, file)).toContain('#EXT-X-PART-INF:PART-TARGET=0.213');
+      expect(await streamKinds(file)).toEqual(['audio']);
+      expectTones(await readSound(file), [400, 600]);
+    }, 20_000);
+  }, 40_000);
 });

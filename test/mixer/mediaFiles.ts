@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { tileRects } from '../../mixer/layout.js';
 import { CANVAS } from './harness.js';
@@ -51,4 +52,18 @@ function tiles(frame: Buffer): string[] {
 export function expectBothMembers(media: { frame: Buffer; audio: Int16Array }): void {
   expect(tiles(media.frame)).toEqual(['red', 'blue']);
   expectTones(media.audio, [400, 600]);
+}
+
+/**
+ * The newest complete segment of a room's low-latency HLS (`base`: its /hls/<dev_id>/<room> URL), with its
+ * init segment in front, saved as one playable file; returns its playlist too.
+ */
+export async function saveNewestLowLatencySegment(base: string, file: string): Promise<string> {
+  const playlist = await (await fetch(`${base}/index.m3u8`)).text();
+  const segment = [...playlist.matchAll(/^(segment-\d+\.m4s)$/gm)].at(-1)?.[1];
+  const init = [...playlist.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].at(-1)?.[1];
+  expect(segment, 'a complete segment').toBeDefined();
+  const parts = await Promise.all([`${base}/${init}`, `${base}/${segment}`].map(async (url) => Buffer.from(await (await fetch(url)).arrayBuffer())));
+  writeFileSync(file, Buffer.concat(parts));
+  return playlist;
 }
