@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Nginx } from '../helpers/nginx.js';
 import { freePort, startMediaServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, CANVAS, eventually, FPS, sleep, type Conferencing } from './harness.js';
-import { decode, expectBothMembers, READ } from './mediaFiles.js';
+import { decode, expectBothMembers, expectBothMembersInHls } from './mediaFiles.js';
 import { ViewerPage } from './viewerPage.js';
 
 /**
@@ -18,12 +18,6 @@ import { ViewerPage } from './viewerPage.js';
 
 const exec = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'cometmcu-broadcast-'));
-
-/** The newest complete segment of a playlist (the last one listed). */
-function lastSegment(playlist: string): string {
-  const lines = playlist.split('\n').filter((line) => line && !line.startsWith('#'));
-  return lines.at(-1)!;
-}
 
 describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
   let server: TestServer;
@@ -58,19 +52,14 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
   });
 
   it('pushes to nginx-rtmp, whose HLS shows both members and plays both tones', async () => {
-    const playlist = join(nginx.hlsDir, 'show.m3u8');
-    await eventually(() => expect(existsSync(playlist)).toBe(true), 20_000);
-    await eventually(async () => expectBothMembers(await decode(join(nginx.hlsDir, lastSegment(readFileSync(playlist, 'utf8'))))), 15_000);
+    await expectBothMembersInHls(join(nginx.hlsDir, 'show.m3u8'));
     // The broadcast encoder is one more view.
     expect(server.mixer!.stats().videoEncoders).toBe(2);
   });
 
   it('serves its own HLS and DASH with both members, and counts the viewers', async () => {
     const base = `http://127.0.0.1:${server.httpPort}/hls/0/show`;
-    await eventually(async () => {
-      const playlist = await (await fetch(`${base}/index.m3u8`)).text();
-      expectBothMembers(await decode(`${base}/${lastSegment(playlist)}`));
-    }, 20_000);
+    await expectBothMembersInHls(`${base}/index.m3u8`, 20_000);
     await eventually(async () => expectBothMembers(await decode(`${base}/index.mpd`)), 30_000);
     const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     // Two players fetched a playlist: this test's HLS reads and FFmpeg's DASH read.
@@ -108,7 +97,7 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
       expect(fresh.length).toBeGreaterThan(0);
       expect(readFileSync(playlist, 'utf8')).toContain('.ts');
     }, 15_000);
-    await eventually(async () => expectBothMembers(await decode(join(nginx.hlsDir, lastSegment(readFileSync(playlist, 'utf8'))))), 15_000);
+    await expectBothMembersInHls(playlist, 15_000);
     const rtmp = server.mixer!.stats().perRoom[0]!.broadcast.find((output) => output.kind === 'rtmp')!;
     expect(rtmp.restarts).toBeGreaterThan(0);
     expect(restartedAt).toBeGreaterThan(from);

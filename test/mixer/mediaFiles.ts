@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { tileRects } from '../../mixer/layout.js';
-import { CANVAS } from './harness.js';
+import { CANVAS, eventually } from './harness.js';
 import { nearestName, PALETTE, tonePower } from './signals.js';
 
 const exec = promisify(execFile);
@@ -66,4 +66,18 @@ export async function saveNewestLowLatencySegment(base: string, file: string): P
   const parts = await Promise.all([`${base}/${init}`, `${base}/${segment}`].map(async (url) => Buffer.from(await (await fetch(url)).arrayBuffer())));
   writeFileSync(file, Buffer.concat(parts));
   return playlist;
+}
+
+/**
+ * Waits until a live HLS playlist lists a segment, and its newest one shows both test members and plays
+ * both tones. `playlist` is a URL or a file; segments are named relative to it.
+ */
+export async function expectBothMembersInHls(playlist: string, timeoutMs = 30_000): Promise<void> {
+  const url = /^https?:/.test(playlist);
+  await eventually(async () => {
+    const text = url ? await (await fetch(playlist)).text() : existsSync(playlist) ? readFileSync(playlist, 'utf8') : '';
+    const segment = text.split('\n').filter((line) => line && !line.startsWith('#')).at(-1);
+    expect(segment, `a segment in ${playlist}`).toBeDefined();
+    expectBothMembers(await decode(`${playlist.slice(0, playlist.lastIndexOf('/'))}/${segment}`));
+  }, timeoutMs);
 }
