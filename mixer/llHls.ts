@@ -81,7 +81,7 @@ export class LowLatencyHls {
     this.closePart();
     this.closeSegment();
     this.tracks = undefined;
-    this.afterRestart = true;
+    this.afterRestart = this.segments.length > 0;
   }
 
   /** Releases every waiting request. */

@@ -38,7 +38,10 @@ describe('HTTP: /info and /metrics', () => {
     expect(text).toContain('cometmcu_video_frames_dropped 0');
   });
 
-  it('answers 404 for unknown paths', async () => {
+  it('answers 404 for unknown paths, 400 for broken escapes, and goes on', async () => {
     expect((await get('/nope')).status).toBe(404);
+    expect((await get('/hls/0/room/%E0%A4%A')).status).toBe(400);
+    expect((await get('/examples/%')).status).toBe(400);
+    expect((await get('/info')).status).toBe(200);
   });
 });

@@ -56,6 +56,8 @@ export class HttpServer {
     try {
       await route.handler(request, response, url);
     } catch (error) {
+      // A path with broken %-escapes is the client's mistake, not ours.
+      if (error instanceof URIError && !response.headersSent) return sendText(response, 400, 'bad URL\n');
       this.log.error({ err: error, path: url.pathname }, 'HTTP handler failed');
       if (!response.headersSent) sendText(response, 500, 'internal server error\n');
       else response.destroy();
