@@ -53,6 +53,8 @@ async function roomsOf({ devId, model }: TableContext, rooms: string[] | undefin
       own: own.has(room) ? 1 : 0,
       active: live.has(room) ? 1 : 0,
       outputs: outputs.map((output) => `${output.kind}:${output.running ? 'running' : 'retrying'}`).join(','),
+      // The file being recorded now, its template filled in: where a backend finds it afterwards.
+      record_file: outputs.find((output) => output.kind === 'record')?.target ?? '',
       hls_url: live.has(room) && (settings.hls || settings.llHls) ? `/hls/${devId}/${room}/index.m3u8` : '',
       dash_url: live.has(room) && settings.dash ? `/hls/${devId}/${room}/index.mpd` : '',
     };
@@ -77,6 +79,7 @@ export const conferenceBroadcast: Table = {
     { name: 'own', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'active', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'outputs', type: 'text', sqlType: 'varchar(255)' },
+    { name: 'record_file', type: 'text', sqlType: 'varchar(255)' },
     { name: 'hls_url', type: 'text', sqlType: 'varchar(255)' },
     { name: 'dash_url', type: 'text', sqlType: 'varchar(255)' },
   ],

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
@@ -62,6 +62,14 @@ describe('CometQL conference_broadcast', () => {
     await eventually(async () => {
       const [rows] = await sql.query("SELECT ll_hls, outputs, hls_url, dash_url FROM conference_broadcast WHERE name = 'talk'");
       expect(rows).toEqual([{ ll_hls: '1', outputs: 'll-hls:running,dash:running', hls_url: '/hls/0/talk/index.m3u8', dash_url: '/hls/0/talk/index.mpd' }]);
+    });
+    // A recording: the row names the file being written, its template filled in.
+    await sql.query(`UPDATE conference_broadcast SET record = '${dir}/rec/\${conference_name}-\${time}.mp4' WHERE name = 'talk'`);
+    await eventually(async () => {
+      const [rows] = (await sql.query("SELECT record, record_file FROM conference_broadcast WHERE name = 'talk'")) as [{ record: string; record_file: string }[], unknown];
+      expect(rows[0]!.record).toBe(`${dir}/rec/\${conference_name}-\${time}.mp4`);
+      expect(rows[0]!.record_file).toMatch(new RegExp(`^${dir}/rec/talk-\\d{8}-\\d{6}\\.mp4$`));
+      expect(existsSync(rows[0]!.record_file)).toBe(true);
     });
     const [deleted] = await sql.query("DELETE FROM conference_broadcast WHERE name = 'talk'");
     expect(deleted).toMatchObject({ affectedRows: 1 });
