@@ -39,41 +39,51 @@ describe('mixer: a conference of 4 on a grid', () => {
     expect(before).toBeGreaterThan(1e-3);
     const mutedAt = performance.now();
     await world.model.updateControls(0, 'r', 2, { audio: false });
-    const silentAfter: number[] = [];
-    for (const listener of [1, 3, 4]) {
-      while ((await fleet.call('tonePowers', listener, 60, [600]))[0]! > before! / 100 && performance.now() - mutedAt < 2000) await sleep(10);
-      silentAfter.push(performance.now() - mutedAt);
+    // Whatever happens here, the cases after this one get the room as it was.
+    try {
+      const silentAfter: number[] = [];
+      for (const listener of [1, 3, 4]) {
+        while ((await fleet.call('tonePowers', listener, 60, [600]))[0]! > before! / 100 && performance.now() - mutedAt < 2000) await sleep(10);
+        silentAfter.push(performance.now() - mutedAt);
+      }
+      console.log(`mute → tone gone at the listeners after ${silentAfter.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+      expect(Math.max(...silentAfter)).toBeLessThanOrEqual(500);
+      await eventually(async () => expect((await world.model.findMembers(0, { userIds: [2] }))[0]!.talking).toBe(false));
+    } finally {
+      await world.model.updateControls(0, 'r', 2, { audio: true });
     }
-    console.log(`mute → tone gone at the listeners after ${silentAfter.map((ms) => ms.toFixed(0)).join(', ')} ms`);
-    expect(Math.max(...silentAfter)).toBeLessThanOrEqual(500);
-    await eventually(async () => expect((await world.model.findMembers(0, { userIds: [2] }))[0]!.talking).toBe(false));
-    await world.model.updateControls(0, 'r', 2, { audio: true });
   });
 
   it('gives each member a personal view of the 3 others, one encoder each', async () => {
     for (const { userId } of members) await world.model.updateControls(0, 'r', userId, { layout: 'personal' });
-    await eventually(async () => {
-      for (const [index, { userId }] of members.entries()) {
-        expect(await fleet.call('tiles', userId, 'personal', 3)).toEqual(colours.filter((_, i) => i !== index));
-      }
-      // The grid's encoder stops a moment after its last subscriber moved on.
-      expect(world.mixer.stats().videoEncoders).toBe(4);
-    });
-    for (const { userId } of members) await world.model.updateControls(0, 'r', userId, { layout: null });
+    try {
+      await eventually(async () => {
+        for (const [index, { userId }] of members.entries()) {
+          expect(await fleet.call('tiles', userId, 'personal', 3)).toEqual(colours.filter((_, i) => i !== index));
+        }
+        // The grid's encoder stops a moment after its last subscriber moved on.
+        expect(world.mixer.stats().videoEncoders).toBe(4);
+      });
+    } finally {
+      for (const { userId } of members) await world.model.updateControls(0, 'r', userId, { layout: null });
+    }
     await eventually(() => expect(world.mixer.stats().videoEncoders).toBe(1));
   });
 
   it("keeps everyone's frame rate when a member stops sending, then shows their placeholder", async () => {
     await fleet.call('stopSource', 4);
-    await sleep(500);
-    const from = Date.now();
-    await sleep(3000);
-    for (const watcher of [1, 2, 3]) {
-      const { count } = await fleet.call('frames', watcher, from, Date.now());
-      expect(count, `member ${watcher} decoded ${count} frames in 3 s`).toBeGreaterThanOrEqual(0.9 * FPS * 3);
+    try {
+      await sleep(500);
+      const from = Date.now();
+      await sleep(3000);
+      for (const watcher of [1, 2, 3]) {
+        const { count } = await fleet.call('frames', watcher, from, Date.now());
+        expect(count, `member ${watcher} decoded ${count} frames in 3 s`).toBeGreaterThanOrEqual(0.9 * FPS * 3);
+      }
+      await eventually(async () => expect((await fleet.call('tiles', 1, 'grid', 4))![3]).toBe('placeholder'), 5000);
+    } finally {
+      await fleet.call('startSource', 4);
     }
-    await eventually(async () => expect((await fleet.call('tiles', 1, 'grid', 4))![3]).toBe('placeholder'), 5000);
-    await fleet.call('startSource', 4);
     await eventually(async () => expect(await fleet.call('tiles', 1, 'grid', 4)).toEqual(colours));
   });
 
