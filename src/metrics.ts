@@ -33,6 +33,9 @@ class RateWindow {
   }
 }
 
+/** How long a scrape waits for the store: a database that hangs (a dropped network) is as down as one that refuses. */
+const STORE_PATIENCE_MS = 2000;
+
 /**
  * The store's counts, asked once per scrape however many gauges show them. A store that does not answer (a
  * database away) leaves the last known counts and `up: false`, so /metrics still answers: it is most
@@ -45,14 +48,28 @@ export class StoreCountsOnce {
   constructor(private readonly model: ConferenceModel) {}
 
   read(): Promise<{ counts: StoreCounts; up: boolean }> {
-    this.pending ??= this.model.counts().then(
-      (counts) => ({ counts: (this.last = counts), up: true }),
-      () => ({ counts: this.last, up: false }),
-    );
-    const pending = this.pending;
-    // Shared by the gauges of this scrape only.
-    void pending.then(() => setImmediate(() => this.pending === pending && (this.pending = undefined)));
-    return pending;
+    if (!this.pending) {
+      const pending = this.ask();
+      this.pending = pending;
+      // Shared by the gauges of this scrape only.
+      void pending.then(() => setImmediate(() => this.pending === pending && (this.pending = undefined)));
+    }
+    return this.pending;
+  }
+
+  private async ask(): Promise<{ counts: StoreCounts; up: boolean }> {
+    let timer: NodeJS.Timeout | undefined;
+    const patience = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the store is too slow')), STORE_PATIENCE_MS);
+    });
+    try {
+      this.last = await Promise.race([this.model.counts(), patience]);
+      return { counts: this.last, up: true };
+    } catch {
+      return { counts: this.last, up: false };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -123,6 +123,11 @@ export class MariaDB {
     await exited;
   }
 
+  /** Freezes the server (SIGSTOP) or thaws it: a database that hangs instead of refusing. */
+  freeze(frozen: boolean): void {
+    this.process?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   /** Stops the server and removes its folder. */
   async destroy(): Promise<void> {
     await this.stop();
