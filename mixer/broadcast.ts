@@ -21,6 +21,8 @@ export interface BroadcastTargets {
   segmentSeconds: number;
   /** Segments kept in the playlists. */
   windowSegments: number;
+  /** CA file an rtmps:// server's certificate is checked against; null: the system's. */
+  rtmpsCaFile: string | null;
 }
 
 export type OutputState = BroadcastOutputState;
@@ -49,6 +51,7 @@ export class Broadcast {
   private audio: Writable | undefined;
   /** The current encoder has had sound (and so a time zero for it). */
   private audioStarted = false;
+  private encoderStarts = 0;
   private readonly outputs: BroadcastOutput[] = [];
   /** The low-latency HLS of the room, when asked for. */
   readonly lowLatencyHls: LowLatencyHls | undefined;
@@ -76,13 +79,21 @@ export class Broadcast {
         if (this.compositor) this.compositor.output = child.stdin as Writable;
         this.audio = (video ? child.stdio[3] : child.stdin) as Writable;
         this.audioStarted = false;
+        // A new encoder's timestamps start again: LL-HLS begins anew too (a discontinuity, a new init
+        // segment) rather than let a segment run past its target duration into the jump.
+        if (this.encoderStarts++ > 0) this.outputs.find((output) => output.kind === 'll-hls')?.ffmpeg.process?.kill('SIGKILL');
         (child.stdout as Readable).on('data', (chunk: Buffer) => this.fanOut(chunk));
       },
     });
     const add = (kind: OutputState['kind'], target: string, args: string[], packager?: LowLatencyHls): void =>
       void this.outputs.push(new BroadcastOutput(kind, target, args, log, packager));
-    if (targets.rtmp) add('rtmp', targets.rtmp, ['-bsf:a', 'aac_adtstoasc', '-f', 'flv', '-flvflags', 'no_duration_filesize', targets.rtmp]);
-    if (targets.hlsDir) prepareDir(targets.hlsDir);
+    if (targets.rtmp) {
+      // FFmpeg does not check a TLS server's certificate unless told to: the stream key would go to anyone.
+      const tls = targets.rtmp.startsWith('rtmps:') ? ['-tls_verify', '1', ...(targets.rtmpsCaFile ? ['-ca_file', targets.rtmpsCaFile] : [])] : [];
+      add('rtmp', targets.rtmp, ['-bsf:a', 'aac_adtstoasc', '-f', 'flv', '-flvflags', 'no_duration_filesize', ...tls, targets.rtmp]);
+    }
+    // LL-HLS alone writes nothing there.
+    if (targets.hlsDir && (targets.dash || !targets.lowLatency)) prepareDir(targets.hlsDir);
     if (targets.hlsDir && targets.lowLatency) {
       this.lowLatencyHls = new LowLatencyHls({
         segmentSeconds: targets.segmentSeconds,
@@ -172,10 +183,10 @@ export class Broadcast {
    * stream end and finish their files.
    */
   async close(): Promise<void> {
-    this.lowLatencyHls?.close();
     this.compositor?.stop();
     await this.encoder.stop(3000, true);
     await Promise.all(this.outputs.map((output) => output.ffmpeg.stop(5000, true)));
+    this.lowLatencyHls?.end();
   }
 
   private fanOut(chunk: Buffer): void {

@@ -65,6 +65,8 @@ export class Compositor {
       this.framesDropped++;
       return;
     }
+    // The encoder's time zero is this slot, not the moment drawing it ended.
+    this.firstFrameAt ??= performance.now();
     const canvas = this.canvases[this.canvasIndex]!;
     this.canvasIndex = (this.canvasIndex + 1) % this.canvases.length;
     const { canvas: size, layout, visible } = this.view;
@@ -77,7 +79,6 @@ export class Compositor {
       else drawPlaceholder(canvas, size, rect, userId);
     });
     this.output.write(canvas);
-    this.firstFrameAt ??= performance.now();
     this.framesRendered++;
   }
 }

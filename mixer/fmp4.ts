@@ -102,6 +102,9 @@ export interface FragmentSample {
   keyframe: boolean;
 }
 
+/** Far more than a fragment of a live stream holds. */
+const MAX_SAMPLES_PER_RUN = 10_000;
+
 /** sample_is_non_sync_sample in the sample flags. */
 const NON_SYNC = 0x0001_0000;
 
@@ -148,8 +151,11 @@ function trunSamples(trun: Buffer, defaultDuration: number, defaultFlags: number
   if (flags & 0x01) offset += 4; // data offset
   let firstFlags: number | undefined;
   if (flags & 0x04) (firstFlags = trun.readUInt32BE(offset)), (offset += 4);
+  // A corrupt count must not make us loop for ever: the samples' fields must fit in the box.
+  const bytesPerSample = 4 * [0x100, 0x200, 0x400, 0x800].filter((field) => flags & field).length;
+  if (count > MAX_SAMPLES_PER_RUN || count * bytesPerSample > trun.length - offset) throw new Error(`fmp4: a trun of ${count} samples does not fit`);
   const samples: { duration: number; flags: number }[] = [];
-  for (let i = 0; i < count && offset <= trun.length; i++) {
+  for (let i = 0; i < count; i++) {
     let duration = defaultDuration;
     let sampleFlags = i === 0 && firstFlags !== undefined ? firstFlags : defaultFlags;
     if (flags & 0x100) (duration = trun.readUInt32BE(offset)), (offset += 4);

@@ -9,11 +9,16 @@ import type { MediaNetwork } from './peer.js';
 import { Room, type RoomStats } from './room.js';
 import { processCpuSeconds } from '../src/procStat.js';
 
+/** How long the low-latency HLS of an ended broadcast is still served. */
+const ENDED_HLS_KEPT_MS = 30_000;
+
 /** Where embedded HLS/DASH is written ([broadcast] in comet.ini); null: no embedded output. */
 export interface BroadcastOptions {
   dataDir: string | null;
   segmentSeconds: number;
   windowSegments: number;
+  /** CA file for rtmps:// servers' certificates; null: the system's. */
+  rtmpsCaFile: string | null;
 }
 
 /** The folder of a room's embedded HLS/DASH, also its URL path below /hls/. */
@@ -42,12 +47,13 @@ export class Mixer implements MediaEngine {
   private readonly roomCpu = new Map<string, number>();
   private readonly lastCpuOfPid = new Map<number, number>();
   private readonly detach: () => void;
+  private readonly endedHls = new Map<string, { packager: LowLatencyHls; timer: NodeJS.Timeout }>();
 
   constructor(
     private readonly model: ConferenceModel,
     private readonly network: MediaNetwork,
     private readonly log: Logger,
-    private readonly broadcasting: BroadcastOptions = { dataDir: null, segmentSeconds: 1, windowSegments: 6 },
+    private readonly broadcasting: BroadcastOptions = { dataDir: null, segmentSeconds: 1, windowSegments: 6, rtmpsCaFile: null },
   ) {
     const changed = (member: Member): void => void this.rooms.get(roomKey(member.devId, member.room))?.room.update(member);
     const left = (member: Member): void => void this.leave(member);
@@ -107,12 +113,14 @@ export class Mixer implements MediaEngine {
       record: settings.record && fillTemplate(settings.record, values),
       segmentSeconds: this.broadcasting.segmentSeconds,
       windowSegments: this.broadcasting.windowSegments,
+      rtmpsCaFile: this.broadcasting.rtmpsCaFile,
     };
   }
 
-  /** The low-latency HLS of a room broadcasting it now. */
+  /** The low-latency HLS of a room broadcasting it now, or of one that ended in the last half minute. */
   lowLatencyHls(devId: number, room: string): LowLatencyHls | undefined {
-    return this.rooms.get(roomKey(devId, room))?.room.lowLatencyHls;
+    const key = roomKey(devId, room);
+    return this.rooms.get(key)?.room.lowLatencyHls ?? this.endedHls.get(key)?.packager;
   }
 
   async leave(member: Member): Promise<void> {
@@ -122,8 +130,18 @@ export class Mixer implements MediaEngine {
     await entry.room.leave(member.userId);
     if (entry.room.size === 0 && this.rooms.get(key) === entry) {
       this.rooms.delete(key);
+      const hls = entry.room.lowLatencyHls;
       await entry.room.close();
+      // Its players still get the final playlist (EXT-X-ENDLIST) and its last segments for a while.
+      if (hls) this.keepEnded(key, hls);
     }
+  }
+
+  private keepEnded(key: string, packager: LowLatencyHls): void {
+    clearTimeout(this.endedHls.get(key)?.timer);
+    const timer = setTimeout(() => this.endedHls.delete(key), ENDED_HLS_KEPT_MS);
+    timer.unref();
+    this.endedHls.set(key, { packager, timer });
   }
 
   stats(): MixerStats {
@@ -172,5 +190,7 @@ export class Mixer implements MediaEngine {
     const rooms = [...this.rooms.values()];
     this.rooms.clear();
     await Promise.all(rooms.map(({ room }) => room.close()));
+    for (const { timer } of this.endedHls.values()) clearTimeout(timer);
+    this.endedHls.clear();
   }
 }

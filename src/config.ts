@@ -81,6 +81,8 @@ const SCHEMA = {
     data_dir: text('../data'),
     segment: integer(1, 1, 10),
     window: integer(6, 3, 60),
+    /** CA certificates an rtmps:// server's certificate is checked against; empty: the system's. */
+    rtmps_ca_file: text(''),
   },
   conference: {
     profiles: text('profiles.ini'),

@@ -8,7 +8,7 @@ import { ConfigError, configPath, publicEndpoint, type Config } from './config.j
 import type { MediaEngine } from './conference/media.js';
 import { ConferenceModel } from './conference/model.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
-import { serveLowLatencyHls } from './http/llHls.js';
+import { LOW_LATENCY_FILE, serveLowLatencyHls } from './http/llHls.js';
 import { bundleBrowserLibrary, EXAMPLES_DIR, HLS_JS_DIR, serveStatic } from './http/assets.js';
 import { CometGateway } from './gateway/gateway.js';
 import { Messaging } from './messaging/messaging.js';
@@ -113,6 +113,7 @@ export async function startServer(
         dataDir,
         segmentSeconds: config.broadcast.segment,
         windowSegments: config.broadcast.window,
+        rtmpsCaFile: config.broadcast.rtmps_ca_file ? configPath(config, config.broadcast.rtmps_ca_file) : null,
       });
   const sip = new SipServer(http, {
     model,
@@ -154,9 +155,10 @@ export async function startServer(
   http.get('/hls/', (request, response, url) => {
     metrics.noteHlsRequest(url.pathname, `${request.socket.remoteAddress} ${request.headers['user-agent'] ?? ''}`);
     // A room's low-latency HLS lives in memory; its DASH, and plain HLS, are files.
-    const [devId, room, file] = url.pathname.slice('/hls/'.length).split('/').map(decodeURIComponent);
-    const packager = room && file !== undefined && /^\d+$/.test(devId ?? '') ? mixer?.lowLatencyHls(Number(devId), room) : undefined;
-    if (packager && file && !file.startsWith('dash')) return serveLowLatencyHls(response, packager, file, url.searchParams);
+    const [devId, room, file, ...more] = url.pathname.slice('/hls/'.length).split('/').map(decodeURIComponent);
+    const own = more.length === 0 && /^\d+$/.test(devId ?? '') && room && file && LOW_LATENCY_FILE.test(file);
+    const packager = own ? mixer?.lowLatencyHls(Number(devId), room) : undefined;
+    if (packager) return serveLowLatencyHls(response, packager, file!, url.searchParams);
     return serveStatic(response, hlsRoot, '/hls/', url.pathname, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' });
   });
   http.get('/metrics', async (_request, response) => {

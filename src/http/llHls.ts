@@ -1,37 +1,45 @@
 import type { ServerResponse } from 'node:http';
 import { PLAYLIST, type BlockingResult, type LowLatencyHls } from '../../mixer/llHls.js';
-import { sendText } from './server.js';
 
-const HEADERS = { 'Access-Control-Allow-Origin': '*' };
+/** The names of a low-latency HLS's files; anything else of a room (its DASH) is on disk. */
+export const LOW_LATENCY_FILE = /^(index\.m3u8|init-\d+\.mp4|segment-\d+\.m4s|part-\d+\.\d+\.m4s)$/;
 
 /**
  * Answers a request for a room's low-latency HLS from the packager's memory: the playlist, blocking while
  * `_HLS_msn`/`_HLS_part` ask for what is not there yet, and its init, segments and parts. Parts never
- * change once written, so players and proxies may keep them; the playlist never.
+ * change once written, so players and proxies may keep them; the playlist never, nor an error (a part that
+ * is missing now may exist in a moment).
  */
 export async function serveLowLatencyHls(response: ServerResponse, packager: LowLatencyHls, file: string, query: URLSearchParams): Promise<void> {
+  // A client that goes away stops waiting at once, instead of holding its place for seconds.
+  const gone = new AbortController();
+  response.once('close', () => gone.abort());
   if (file === PLAYLIST) {
     const msn = query.get('_HLS_msn');
     const part = query.get('_HLS_part');
-    if ((msn !== null && !/^\d+$/.test(msn)) || (part !== null && (msn === null || !/^\d+$/.test(part)))) {
-      sendText(response, 400, 'bad _HLS_msn or _HLS_part\n');
+    if ((msn !== null && !/^\d{1,15}$/.test(msn)) || (part !== null && (msn === null || !/^\d{1,6}$/.test(part)))) {
+      send(response, { status: 400, reason: 'bad _HLS_msn or _HLS_part' }, '', '');
       return;
     }
-    const result = msn === null ? ({ status: 200, body: packager.playlist() } as const) : await packager.blockingPlaylist(Number(msn), part === null ? undefined : Number(part));
-    send(response, result, 'application/vnd.apple.mpegurl', 'no-cache', (body) => Buffer.from(body));
+    const result: BlockingResult<string> =
+      msn === null ? { status: 200, body: packager.playlist() } : await packager.blockingPlaylist(Number(msn), part === null ? undefined : Number(part), gone.signal);
+    send(response, result.status === 200 ? { status: 200, body: Buffer.from(result.body) } : result, 'application/vnd.apple.mpegurl', 'no-cache');
     return;
   }
-  send(response, await packager.file(file), file.endsWith('.mp4') ? 'video/mp4' : 'video/iso.segment', 'max-age=60', (body) => body);
+  const result = await packager.file(file, gone.signal);
+  if (result.status === 200) send(response, { status: 200, body: result.body.bytes }, result.body.type, 'max-age=60');
+  else send(response, result, '', '');
 }
 
-function send<T>(response: ServerResponse, result: BlockingResult<T>, type: string, cache: string, bytes: (body: T) => Buffer): void {
+function send(response: ServerResponse, result: BlockingResult<Buffer>, type: string, cache: string): void {
   if (response.destroyed) return;
+  const common = { 'Access-Control-Allow-Origin': '*' };
   if (result.status !== 200) {
-    response.setHeader('Access-Control-Allow-Origin', '*');
-    sendText(response, result.status, `${result.reason}\n`);
+    const body = `${result.reason}\n`;
+    response.writeHead(result.status, { ...common, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    response.end(body);
     return;
   }
-  const body = bytes(result.body);
-  response.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': cache, ...HEADERS });
-  response.end(body);
+  response.writeHead(200, { ...common, 'Content-Type': type, 'Content-Length': result.body.length, 'Cache-Control': cache });
+  response.end(result.body);
 }

@@ -12,7 +12,7 @@ import { MariaDB } from '../helpers/mariadb.js';
 import { Nginx } from '../helpers/nginx.js';
 import { freePort, PASSWORD } from '../helpers/server.js';
 import { BrowserFleet, CANVAS, eventually, FPS } from '../mixer/harness.js';
-import { expectBothMembersInHls } from '../mixer/mediaFiles.js';
+import { decode, expectBothMembers, expectBothMembersInHls, saveNewestLowLatencySegment } from '../mixer/mediaFiles.js';
 
 /**
  * What `docker compose -f docker/compose.yaml up` runs, without Docker (no engine on these machines): the
@@ -119,7 +119,10 @@ describe('the docker configuration, run with Debian packages', () => {
       expect(manifest.status).toBe(200);
       expect(await manifest.text()).toContain('<SegmentTemplate');
     }, 15_000);
-    const embedded = await (await fetch(`http://127.0.0.1:${server.httpPort}/hls/0/101/index.m3u8`)).text();
-    expect(embedded).toContain('#EXT-X-PART-INF');
+    const file = join(dir, 'll-hls.mp4');
+    await eventually(async () => {
+      expect(await saveNewestLowLatencySegment(`http://127.0.0.1:${server.httpPort}/hls/0/101`, file)).toContain('#EXT-X-PART-INF');
+      expectBothMembers(await decode(file));
+    }, 20_000);
   }, 90_000);
 });

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 /**
@@ -87,9 +88,14 @@ ${httpPort === undefined ? '' : http}${tls}`);
     return new Nginx(dir, rtmpPort, join(dir, 'hls'), httpPort, conf);
   }
 
+  /** Starts nginx and resolves once its RTMP port takes connections. */
   async start(): Promise<void> {
-    this.process = spawn('nginx', ['-c', this.conf, '-p', this.dir], { stdio: 'ignore' });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const child = spawn('nginx', ['-c', this.conf, '-p', this.dir], { stdio: 'ignore' });
+    this.process = child;
+    for (const until = Date.now() + 10_000; !(await accepts(this.rtmpPort)); ) {
+      if (child.exitCode !== null || Date.now() > until) throw new Error(`nginx did not start (see ${this.dir}/nginx-error.log)`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   async stop(): Promise<void> {
@@ -100,9 +106,19 @@ ${httpPort === undefined ? '' : http}${tls}`);
   }
 }
 
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 /** A throw-away certificate for 127.0.0.1 (cert.pem, key.pem) in `dir`; returns `dir`. */
 function selfSignedCertificate(dir: string): string {
   mkdirSync(dir, { recursive: true });
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   return dir;
 }

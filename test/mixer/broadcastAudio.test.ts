@@ -76,8 +76,8 @@ describe('broadcast of an audio-only room', () => {
     const base = `http://127.0.0.1:${server.httpPort}/hls/0/talk`;
     const file = join(dir, 'talk.mp4');
     await eventually(async () => {
-      // 10 AAC frames of 1024 samples at 48 kHz.
-      expect(await saveNewestLowLatencySegment(base, file)).toContain('#EXT-X-PART-INF:PART-TARGET=0.213');
+      // 10 AAC frames of 1024 samples at 48 kHz (0.21333 s), rounded up.
+      expect(await saveNewestLowLatencySegment(base, file)).toContain('#EXT-X-PART-INF:PART-TARGET=0.214');
       expect(await streamKinds(file)).toEqual(['audio']);
       expectTones(await readSound(file), [400, 600]);
     }, 20_000);

@@ -78,12 +78,15 @@ describe('broadcast: low-latency HLS', () => {
     const viewer = await ViewerPage.open(server.httpPort, { room: 'live' });
     try {
       await eventually(async () => expect(await viewer.tileColours()).toEqual(['red', 'blue']), 20_000);
-      const player = await viewer.player();
-      console.log(`hls.js: ${player.latency?.toFixed(2)} s behind the live edge, ${player.parts} parts listed`);
-      expect(player.blockingReload).toBe(true);
-      expect(player.parts).toBeGreaterThan(0);
-      expect(player.latency).not.toBeNull();
-      expect(player.latency!).toBeLessThan(2);
+      // hls.js settles on its target latency (PART-HOLD-BACK) within a few seconds of starting.
+      await eventually(async () => {
+        const player = await viewer.player();
+        console.log(`hls.js: ${player.latency?.toFixed(2)} s behind the live edge, ${player.parts} parts listed`);
+        expect(player.blockingReload).toBe(true);
+        expect(player.parts).toBeGreaterThan(0);
+        expect(player.latency).not.toBeNull();
+        expect(player.latency!).toBeLessThan(2);
+      }, 10_000);
     } finally {
       await viewer.close();
     }

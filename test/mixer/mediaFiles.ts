@@ -60,10 +60,11 @@ export function expectBothMembers(media: { frame: Buffer; audio: Int16Array }): 
  */
 export async function saveNewestLowLatencySegment(base: string, file: string): Promise<string> {
   const playlist = await (await fetch(`${base}/index.m3u8`)).text();
-  const segment = [...playlist.matchAll(/^(segment-\d+\.m4s)$/gm)].at(-1)?.[1];
-  const init = [...playlist.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].at(-1)?.[1];
+  const segment = [...playlist.matchAll(/^(segment-\d+\.m4s)$/gm)].at(-1);
   expect(segment, 'a complete segment').toBeDefined();
-  const parts = await Promise.all([`${base}/${init}`, `${base}/${segment}`].map(async (url) => Buffer.from(await (await fetch(url)).arrayBuffer())));
+  // Its init segment: the last one named before it.
+  const init = [...playlist.slice(0, segment!.index).matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].at(-1)?.[1];
+  const parts = await Promise.all([`${base}/${init}`, `${base}/${segment![1]}`].map(async (url) => Buffer.from(await (await fetch(url)).arrayBuffer())));
   writeFileSync(file, Buffer.concat(parts));
   return playlist;
 }
