@@ -130,10 +130,10 @@ export class Mixer implements MediaEngine {
     await entry.room.leave(member.userId);
     if (entry.room.size === 0 && this.rooms.get(key) === entry) {
       this.rooms.delete(key);
+      // Its players still get the last segments while it drains, then the final playlist (EXT-X-ENDLIST).
       const hls = entry.room.lowLatencyHls;
-      await entry.room.close();
-      // Its players still get the final playlist (EXT-X-ENDLIST) and its last segments for a while.
       if (hls) this.keepEnded(key, hls);
+      await entry.room.close();
     }
   }
 

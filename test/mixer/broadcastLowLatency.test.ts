@@ -91,4 +91,24 @@ describe('broadcast: low-latency HLS', () => {
       await viewer.close();
     }
   }, 40_000);
+
+  it('ends the playlist when the conference ends, and still serves it a while', async () => {
+    const playlist = await (await fetch(`${base}/index.m3u8`)).text();
+    const [, msn, part] = /PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/.exec(playlist)!;
+    // A player waiting for a part far ahead of what the broadcast will ever make.
+    const waiting = fetch(`${base}/index.m3u8?_HLS_msn=${Number(msn) + 2}&_HLS_part=${part}`);
+    await world.model.leave(0, 'live', 1, 'hangup');
+    await world.model.leave(0, 'live', 2, 'hangup');
+    const final = await waiting;
+    expect(final.status).toBe(200);
+    expect(await final.text()).toMatch(/#EXT-X-ENDLIST\n$/);
+    await eventually(() => expect(server.mixer!.stats().rooms).toBe(0), 15_000);
+    const after = await fetch(`${base}/index.m3u8`);
+    expect(after.status).toBe(200);
+    const text = await after.text();
+    expect(text).toMatch(/#EXT-X-ENDLIST\n$/);
+    expect(text).not.toContain('PRELOAD-HINT');
+    const lastSegment = [...text.matchAll(/^(segment-\d+\.m4s)$/gm)].at(-1)![1];
+    expect((await fetch(`${base}/${lastSegment}`)).status).toBe(200);
+  }, 30_000);
 });

@@ -59,6 +59,7 @@ describe('CometQL conference_broadcast', () => {
     // Low latency: the same playlist URL now has parts, served from memory; DASH stays.
     await sql.query("UPDATE conference_broadcast SET ll_hls = 1 WHERE name = 'talk'");
     await eventually(async () => expect(await (await get('/hls/0/talk/index.m3u8')).text()).toContain('#EXT-X-PART:'), 20_000);
+    await eventually(async () => expect((await get('/hls/0/talk/index.mpd')).status).toBe(200), 20_000);
     await eventually(async () => {
       const [rows] = await sql.query("SELECT ll_hls, outputs, hls_url, dash_url FROM conference_broadcast WHERE name = 'talk'");
       expect(rows).toEqual([{ ll_hls: '1', outputs: 'll-hls:running,dash:running', hls_url: '/hls/0/talk/index.m3u8', dash_url: '/hls/0/talk/index.mpd' }]);
