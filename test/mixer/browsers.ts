@@ -198,7 +198,11 @@ class Browser {
       '-error-resilient', '1', '-g', String(fps), '-b:v', '150k', '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
       '-map', '1:a', '-af', `volume=${this.options.volume}`, '-c:a', 'libopus', '-application', 'lowdelay', '-frame_duration', '20',
       '-b:a', '48k', '-ac', '1', '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
-    ], { stdio: 'ignore' });
+      // A tether: a trickle of sound into a pipe to this process. If it dies, even by SIGKILL, the write fails
+      // and FFmpeg stops, instead of sending into the void for hours (and skewing benchmarks).
+      '-map', '1:a', '-c:a', 'pcm_u8', '-ar', '8000', '-f', 'u8', 'pipe:1',
+    ], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.source.stdout!.resume();
   }
 
   stopSource(): void {
