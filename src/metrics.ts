@@ -33,6 +33,37 @@ class RateWindow {
   }
 }
 
+/**
+ * Clients seen in the last `windowMs`, by room. Old entries go at every count and every thousand notes, so
+ * clients that make up new names (user agents) cannot grow it between two scrapes beyond one window's worth.
+ */
+class RecentViewers {
+  private readonly rooms = new Map<string, Map<string, number>>();
+  private notes = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  note(room: string, client: string): void {
+    const clients = this.rooms.get(room) ?? new Map<string, number>();
+    clients.set(client, Date.now());
+    this.rooms.set(room, clients);
+    if (++this.notes % 1000 === 0) this.prune();
+  }
+
+  counts(): Map<string, number> {
+    this.prune();
+    return new Map([...this.rooms].map(([room, clients]) => [room, clients.size]));
+  }
+
+  private prune(): void {
+    const since = Date.now() - this.windowMs;
+    for (const [room, clients] of this.rooms) {
+      for (const [client, at] of clients) if (at < since) clients.delete(client);
+      if (clients.size === 0) this.rooms.delete(room);
+    }
+  }
+}
+
 /** How long a scrape waits for the store: a database that hangs (a dropped network) is as down as one that refuses. */
 const STORE_PATIENCE_MS = 2000;
 
@@ -117,12 +148,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        const since = Date.now() - 10_000;
-        for (const [room, clients] of viewers) {
-          for (const [client, at] of clients) if (at < since) clients.delete(client);
-          if (clients.size === 0) viewers.delete(room);
-          else this.set({ room }, clients.size);
-        }
+        for (const [room, count] of viewers.counts()) this.set({ room }, count);
       },
     });
     const counts = (this.storeCounts = new StoreCountsOnce(model));
@@ -151,16 +177,15 @@ export class Metrics {
   }
 
   /** Clients that fetched a room's playlist in the last 10 s, by room (`<dev_id>*<room>`). */
-  private readonly hlsViewers = new Map<string, Map<string, number>>();
+  private readonly hlsViewers = new RecentViewers(10_000);
 
-  /** Counts a viewer of the embedded HLS/DASH when they fetch a playlist (players do every segment). */
+  /**
+   * Counts a viewer of the embedded HLS/DASH when they were served a playlist (players fetch it every
+   * segment, LL-HLS players every part); a request for a room that does not broadcast counts nothing.
+   */
   noteHlsRequest(path: string, client: string): void {
     const match = /^\/hls\/(\d+)\/([^/]+)\/index\.(m3u8|mpd)$/.exec(path);
-    if (!match) return;
-    const room = `${match[1]}*${match[2]}`;
-    const clients = this.hlsViewers.get(room) ?? new Map<string, number>();
-    clients.set(client, Date.now());
-    this.hlsViewers.set(room, clients);
+    if (match) this.hlsViewers.note(`${match[1]}*${match[2]}`, client);
   }
 
   /** Media figures, read from the mixer when scraped. */

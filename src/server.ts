@@ -152,14 +152,15 @@ export async function startServer(
   http.get('/vendor/', (_request, response, url) => serveStatic(response, HLS_JS_DIR, '/vendor/', url.pathname));
   // The embedded HLS/DASH of broadcasting rooms; playlist requests count the viewers.
   const hlsRoot = join(dataDir, 'hls');
-  http.get('/hls/', (request, response, url) => {
-    metrics.noteHlsRequest(url.pathname, `${request.socket.remoteAddress} ${request.headers['user-agent'] ?? ''}`);
+  http.get('/hls/', async (request, response, url) => {
     // A room's low-latency HLS lives in memory; its DASH, and plain HLS, are files.
     const [devId, room, file, ...more] = url.pathname.slice('/hls/'.length).split('/').map(decodeURIComponent);
     const own = more.length === 0 && /^\d+$/.test(devId ?? '') && room && file && LOW_LATENCY_FILE.test(file);
     const packager = own ? mixer?.lowLatencyHls(Number(devId), room) : undefined;
-    if (packager) return serveLowLatencyHls(response, packager, file!, url.searchParams);
-    return serveStatic(response, hlsRoot, '/hls/', url.pathname, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' });
+    if (packager) await serveLowLatencyHls(response, packager, file!, url.searchParams);
+    else await serveStatic(response, hlsRoot, '/hls/', url.pathname, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' });
+    // Viewers are counted by the playlists they were given, so made-up rooms count nothing.
+    if (response.statusCode === 200) metrics.noteHlsRequest(url.pathname, `${request.socket.remoteAddress} ${request.headers['user-agent'] ?? ''}`);
   });
   http.get('/metrics', async (_request, response) => {
     sendText(response, 200, await metrics.registry.metrics(), metrics.registry.contentType);

@@ -61,9 +61,12 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
     const base = `http://127.0.0.1:${server.httpPort}/hls/0/show`;
     await expectBothMembersInHls(`${base}/index.m3u8`, 20_000);
     await eventually(async () => expectBothMembers(await decode(`${base}/index.mpd`)), 30_000);
+    // A room that does not broadcast: nothing to serve, and nobody counted (no label per made-up name).
+    expect((await fetch(`http://127.0.0.1:${server.httpPort}/hls/0/made-up/index.m3u8`)).status).toBe(404);
     const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     // Two players fetched a playlist: this test's HLS reads and FFmpeg's DASH read.
     expect(metrics).toMatch(/cometmcu_hls_viewers\{room="0\*show"\} 2\n/);
+    expect(metrics).not.toContain('made-up');
   }, 60_000);
 
   it('plays in the viewer page (hls.js) in Chromium, showing both members', async () => {
