@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -105,6 +105,27 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
     expect(rtmp.restarts).toBeGreaterThan(0);
     expect(restartedAt).toBeGreaterThan(from);
   }, 60_000);
+
+  it('restarts its encoder when it dies, and every output goes on', async () => {
+    // The broadcast encoder: the room's one FFmpeg that encodes H.264 from the canvas and the mix (pipe:3).
+    const encoderOf = (): number | undefined =>
+      [...server.mixer!.ffmpegPids().values()][0]!.encoders.find((pid) => {
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return args.includes('libx264') && args.includes('pipe:3');
+      });
+    const killed = encoderOf()!;
+    process.kill(killed, 'SIGKILL');
+    const killedAt = Date.now();
+    await eventually(() => expect(encoderOf()).not.toBeOneOf([undefined, killed]), 5000);
+    // Segments written after the restart, by nginx and by the server, still show both members.
+    for (const [folder, playlist] of [[nginx.hlsDir, 'show.m3u8'], [join(dir, 'data', 'hls', '0', 'show'), 'index.m3u8']] as const) {
+      await eventually(async () => {
+        const segment = join(folder, readFileSync(join(folder, playlist), 'utf8').split('\n').filter((line) => line && !line.startsWith('#')).at(-1)!);
+        expect(statSync(segment).mtimeMs).toBeGreaterThan(killedAt + 1000);
+        expectBothMembers(await decode(segment));
+      }, 15_000);
+    }
+  }, 40_000);
 
   it('records a playable file as long as the conference', async () => {
     await world.model.leave(0, 'show', 1, 'hangup');
