@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
@@ -91,6 +91,22 @@ describe('broadcast: low-latency HLS', () => {
       await viewer.close();
     }
   }, 40_000);
+
+  it('goes on after a discontinuity when its encoder dies, with a new init segment', async () => {
+    const encoder = [...server.mixer!.ffmpegPids().values()][0]!.encoders.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('libx264'))!;
+    const before = [...(await (await fetch(`${base}/index.m3u8`)).text()).matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].map((match) => match[1]);
+    process.kill(encoder, 'SIGKILL');
+    const file = join(dir, 'after-restart.mp4');
+    await eventually(async () => {
+      const playlist = await saveNewestLowLatencySegment(base, file);
+      expect(playlist).toMatch(/#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-\d+\.mp4"\n/);
+      const after = [...playlist.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].map((match) => match[1]).at(-1);
+      expect(before).not.toContain(after);
+      // Whatever came before the restart, no segment may outgrow the target duration (1 s).
+      for (const [, duration] of playlist.matchAll(/#EXTINF:([\d.]+),/g)) expect(Number(duration)).toBeLessThan(1.5);
+      expectBothMembers(await decode(file));
+    }, 20_000);
+  }, 30_000);
 
   it('ends the playlist when the conference ends, and still serves it a while', async () => {
     const playlist = await (await fetch(`${base}/index.m3u8`)).text();
