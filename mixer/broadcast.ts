@@ -53,13 +53,15 @@ export class Broadcast {
   private audioStarted = false;
   private encoderStarts = 0;
   private readonly outputs: BroadcastOutput[] = [];
-  /** The low-latency HLS of the room, when asked for. */
+  /** The low-latency HLS of the room, when asked for; its owner ends it (it may outlive this broadcast). */
   readonly lowLatencyHls: LowLatencyHls | undefined;
 
+  /** `continuing`: the LL-HLS of the broadcast this one replaces, carried on after a discontinuity. */
   constructor(
     video: BroadcastVideo | null,
     readonly targets: BroadcastTargets,
     private readonly log: Logger,
+    continuing?: LowLatencyHls,
   ) {
     this.compositor = video ? new Compositor(video.view, video.pictures, { timeline: true }) : undefined;
     const audioIn = ['-f', 's16le', '-ar', '48000', '-ac', '1', '-i', video ? 'pipe:3' : 'pipe:0'];
@@ -95,11 +97,13 @@ export class Broadcast {
     // LL-HLS alone writes nothing there.
     if (targets.hlsDir && (targets.dash || !targets.lowLatency)) prepareDir(targets.hlsDir);
     if (targets.hlsDir && targets.lowLatency) {
-      this.lowLatencyHls = new LowLatencyHls({
-        segmentSeconds: targets.segmentSeconds,
-        partSeconds: partSecondsFor(video?.view.fps),
-        windowSegments: targets.windowSegments,
-      });
+      this.lowLatencyHls =
+        continuing ??
+        new LowLatencyHls({
+          segmentSeconds: targets.segmentSeconds,
+          partSeconds: partSecondsFor(video?.view.fps),
+          windowSegments: targets.windowSegments,
+        });
       // FFmpeg cuts a fragment at (nearly) every packet; the packager gathers them into parts. delay_moov:
       // the init segment waits for the first packets, so the AAC config in it is the real one.
       add('ll-hls', `${targets.hlsDir}/index.m3u8`, [
@@ -186,7 +190,6 @@ export class Broadcast {
     this.compositor?.stop();
     await this.encoder.stop(3000, true);
     await Promise.all(this.outputs.map((output) => output.ffmpeg.stop(5000, true)));
-    this.lowLatencyHls?.end();
   }
 
   private fanOut(chunk: Buffer): void {

@@ -76,6 +76,8 @@ export class Room {
 
   /** The room's broadcast (RTMP, HLS, recording), started with the first member when the room has one. */
   private broadcast: Broadcast | undefined;
+  /** The room's LL-HLS: it outlives a broadcast replaced by another that has one too. */
+  private lowLatency: LowLatencyHls | undefined;
 
   constructor(
     private readonly profile: Profile,
@@ -167,6 +169,7 @@ export class Room {
       clearTimeout(this.resizeTimer);
       this.audio.broadcastTap = undefined;
       await this.broadcast?.close();
+      this.endLowLatencyHls();
       for (const userId of [...this.participants.keys()]) await this.removeParticipant(userId);
       await Promise.all([...this.pipelines.values(), ...this.retiring].map((pipeline) => pipeline.close()));
       this.pipelines.clear();
@@ -287,10 +290,13 @@ export class Room {
   }
 
   get lowLatencyHls(): LowLatencyHls | undefined {
-    return this.broadcast?.lowLatencyHls;
+    return this.lowLatency;
   }
 
-  /** New broadcast targets for a live room (its CometQL settings changed): the old broadcast ends first. */
+  /**
+   * New broadcast targets for a live room (its CometQL settings changed): the old broadcast ends first. Its
+   * LL-HLS goes on (players see a discontinuity, not a new stream) if the new one has LL-HLS too.
+   */
   replaceBroadcast(targets: BroadcastTargets | null): Promise<void> {
     return this.serialize(async () => {
       this.audio.broadcastTap = undefined;
@@ -298,8 +304,14 @@ export class Room {
       this.broadcast = undefined;
       await old?.close();
       this.broadcastTargets = targets;
+      if (!(targets?.lowLatency && targets.hlsDir && this.participants.size > 0)) this.endLowLatencyHls();
       if (this.participants.size > 0) this.startBroadcast();
     });
+  }
+
+  private endLowLatencyHls(): void {
+    this.lowLatency?.end();
+    this.lowLatency = undefined;
   }
 
   private startBroadcast(): void {
@@ -307,8 +319,9 @@ export class Room {
     const members = [...this.participants.values()].map((p) => p.member);
     // An audio-only room broadcasts its sound alone.
     const video = this.profile.media === 'video' ? { view: this.broadcastView(members), pictures: (userId: UserId) => this.pictureOf(userId) } : null;
-    const broadcast = new Broadcast(video, this.broadcastTargets, this.log);
+    const broadcast = new Broadcast(video, this.broadcastTargets, this.log, this.lowLatency);
     this.broadcast = broadcast;
+    this.lowLatency = broadcast.lowLatencyHls;
     this.audio.broadcastTap = (samples) => broadcast.writeAudio(samples);
   }
 

@@ -64,7 +64,10 @@ describe('CometQL conference_broadcast', () => {
       const [rows] = await sql.query("SELECT ll_hls, outputs, hls_url, dash_url FROM conference_broadcast WHERE name = 'talk'");
       expect(rows).toEqual([{ ll_hls: '1', outputs: 'll-hls:running,dash:running', hls_url: '/hls/0/talk/index.m3u8', dash_url: '/hls/0/talk/index.mpd' }]);
     });
-    // A recording: the row names the file being written, its template filled in.
+    // A recording: the row names the file being written, its template filled in. The broadcast restarts
+    // with it, and its LL-HLS goes on: the same numbering, after a discontinuity.
+    const sequence = async (): Promise<number> => Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(await (await get('/hls/0/talk/index.m3u8')).text())![1]);
+    const before = await sequence();
     await sql.query(`UPDATE conference_broadcast SET record = '${dir}/rec/\${conference_name}-\${time}.mp4' WHERE name = 'talk'`);
     await eventually(async () => {
       const [rows] = (await sql.query("SELECT record, record_file FROM conference_broadcast WHERE name = 'talk'")) as [{ record: string; record_file: string }[], unknown];
@@ -72,6 +75,9 @@ describe('CometQL conference_broadcast', () => {
       expect(rows[0]!.record_file).toMatch(new RegExp(`^${dir}/rec/talk-\\d{8}-\\d{6}\\.mp4$`));
       expect(existsSync(rows[0]!.record_file)).toBe(true);
     });
+    await eventually(async () => expect(await (await get('/hls/0/talk/index.m3u8')).text()).toMatch(/#EXT-X-DISCONTINUITY\n#EXT-X-MAP/), 15_000);
+    expect(await sequence()).toBeGreaterThanOrEqual(before);
+    expect(await sequence()).toBeLessThan(before + 30);
     const [deleted] = await sql.query("DELETE FROM conference_broadcast WHERE name = 'talk'");
     expect(deleted).toMatchObject({ affectedRows: 1 });
     await eventually(async () => expect((await sql.query("SELECT * FROM conference_broadcast WHERE name = 'talk'"))[0]).toEqual([]));
