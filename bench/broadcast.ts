@@ -9,7 +9,7 @@ import { processCpuSeconds } from '../src/procStat.js';
 import { Nginx } from '../test/helpers/nginx.js';
 import { freePort, startTestServer, type TestServer } from '../test/helpers/server.js';
 import { BrowserFleet, sleep } from '../test/mixer/harness.js';
-import { nearestName, PALETTE } from '../test/mixer/signals.js';
+import { rgbName } from '../test/mixer/signals.js';
 import { ViewerPage } from '../test/mixer/viewerPage.js';
 import { percentile, printTable, writeResult } from './lib.js';
 
@@ -40,14 +40,13 @@ interface Flip {
 /** Frames decoded for the look-up below: 16x9 RGB. */
 const TINY = ['-vf', 'scale=16:9', '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
 const TINY_FRAME_BYTES = 16 * 9 * 3;
-const CANDIDATES = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]] as [string, number[]][];
 
 /** The colour of member 1's tile (the left half of a grid of 2) in each of these tiny frames. */
 function leftTileColours(frames: Buffer): string[] {
   const colours: string[] = [];
   for (let i = 0; (i + 1) * TINY_FRAME_BYTES <= frames.length; i++) {
     const pixel = (2 * 16 + 4) * 3 + i * TINY_FRAME_BYTES; // row 2, column 4: inside the left tile
-    colours.push(nearestName([frames[pixel]!, frames[pixel + 1]!, frames[pixel + 2]!], CANDIDATES));
+    colours.push(rgbName([frames[pixel]!, frames[pixel + 1]!, frames[pixel + 2]!]));
   }
   return colours;
 }

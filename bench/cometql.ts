@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import mysql from 'mysql2/promise';
+import { MariaDB, type MariaDBAccount } from '../test/helpers/mariadb.js';
 import { cpuSeconds, freePort, percentile, printTable, ROOT, startProcess, stopProcess, writeResult } from './lib.js';
 
 /**
@@ -100,31 +98,23 @@ async function withCometQL<T>(run: (port: number, pid: number) => Promise<T>): P
   }
 }
 
-async function withMariaDB<T>(run: (port: number, pid: number) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'cometmcu-bench-mariadb-'));
-  const port = await freePort();
-  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${dir}/data`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
-  const child = await startProcess(
-    'mariadbd',
-    ['--no-defaults', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--pid-file=${dir}/pid`, '--user=root', '--bind-address=127.0.0.1', `--port=${port}`, '--skip-log-bin', '--max-connections=200'],
-    { ready: /ready for connections/ },
-  );
+/** A private MariaDB (the tests' helper) with the two tables as MEMORY tables, for as long as `run` runs. */
+async function withMariaDB<T>(run: (account: MariaDBAccount, pid: number) => Promise<T>): Promise<T> {
+  const server = await MariaDB.create();
   try {
-    const admin = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', multipleStatements: true });
+    const admin = await mysql.createConnection({ ...server.account, multipleStatements: true });
+    // latin1, MariaDB's own default: MEMORY rows are fixed-width, and utf8mb4's four bytes a character
+    // would overflow the table (16 MiB) before the run has written every (room, user) pair.
     await admin.query(`
-      CREATE DATABASE CometQL_v1;
-      CREATE USER 'bench'@'127.0.0.1' IDENTIFIED BY 'CometQLPassword';
-      GRANT ALL ON CometQL_v1.* TO 'bench'@'127.0.0.1';
-      CREATE TABLE CometQL_v1.conference (name VARCHAR(64) NOT NULL, user_id INT NOT NULL, caller_id INT NOT NULL DEFAULT 0,
+      CREATE TABLE conference (name VARCHAR(64) NOT NULL, user_id INT NOT NULL, caller_id INT NOT NULL DEFAULT 0,
         message VARCHAR(2048) NOT NULL, profile VARCHAR(32) NOT NULL DEFAULT 'default', stream TINYINT NOT NULL DEFAULT 0,
-        node VARCHAR(64) NOT NULL DEFAULT '', PRIMARY KEY (name, user_id), KEY (name)) ENGINE=MEMORY;
-      CREATE TABLE CometQL_v1.users_auth (id INT NOT NULL PRIMARY KEY, hash VARCHAR(32) NOT NULL) ENGINE=MEMORY;
+        node VARCHAR(64) NOT NULL DEFAULT '', PRIMARY KEY (name, user_id), KEY (name)) ENGINE=MEMORY DEFAULT CHARSET=latin1;
+      CREATE TABLE users_auth (id INT NOT NULL PRIMARY KEY, hash VARCHAR(32) NOT NULL) ENGINE=MEMORY DEFAULT CHARSET=latin1;
     `);
     await admin.end();
-    return await run(port, child.pid!);
+    return await run(server.account, server.pid!);
   } finally {
-    await stopProcess(child);
-    rmSync(dir, { recursive: true, force: true });
+    await server.destroy();
   }
 }
 
@@ -132,7 +122,7 @@ export async function benchCometQL(): Promise<unknown> {
   const runs: { cometql: Measurement[]; mariadb: Measurement[] } = { cometql: [], mariadb: [] };
   for (let round = 0; round < ROUNDS; round++) {
     runs.cometql.push(await withCometQL((port, pid) => load({ host: '127.0.0.1', port, user: 'root', password: 'CometQLPassword', database: 'CometQL_v1' }, pid)));
-    runs.mariadb.push(await withMariaDB((port, pid) => load({ host: '127.0.0.1', port, user: 'bench', password: 'CometQLPassword', database: 'CometQL_v1' }, pid)));
+    runs.mariadb.push(await withMariaDB((account, pid) => load(account, pid)));
   }
   const best = (list: Measurement[]): Measurement => list.reduce((a, b) => (b.qps > a.qps ? b : a));
   const cometql = best(runs.cometql);

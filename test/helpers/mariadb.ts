@@ -5,9 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
-import { afterAll, beforeAll } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { Database, type MysqlSettings } from '../../src/storage/database.js';
+import type { MysqlSettings } from '../../src/storage/database.js';
 import { freePort } from './server.js';
 
 const exec = promisify(execFile);
@@ -72,6 +70,10 @@ export class MariaDB {
       COMET_STORE_MYSQL_PASSWORD: password,
       COMET_STORE_MYSQL_DATABASE: database,
     };
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
   }
 
   get socket(): string {
@@ -141,22 +143,4 @@ export class MariaDB {
     for (const row of tables) await connection.query(`DROP TABLE \`${String(Object.values(row)[0])}\``);
     await connection.end();
   }
-}
-
-/** One MariaDB for the test file: created before its tests, destroyed after them. */
-export function useMariaDB(): () => MariaDB {
-  let server: MariaDB | undefined;
-  beforeAll(async () => {
-    server = await MariaDB.create();
-  });
-  afterAll(async () => {
-    await server?.destroy();
-  });
-  return () => server!;
-}
-
-/** The stores' database on an emptied MariaDB, as the server opens it, logging nothing. */
-export async function openEmptyDatabase(server: MariaDB): Promise<Database> {
-  await server.empty();
-  return Database.open(server.settings, createLogger('silent'));
 }

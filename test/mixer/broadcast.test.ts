@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Nginx } from '../helpers/nginx.js';
 import { freePort, startMediaServer, type TestServer } from '../helpers/server.js';
-import { BrowserFleet, CANVAS, eventually, FPS, sleep, type Conferencing } from './harness.js';
+import { broadcastEncoderPid, BrowserFleet, CANVAS, eventually, FPS, sleep, type Conferencing } from './harness.js';
 import { decode, expectBothMembers, expectBothMembersInHls } from './mediaFiles.js';
 import { ViewerPage } from './viewerPage.js';
 
@@ -107,16 +107,10 @@ describe('broadcast: RTMP to nginx, embedded HLS and DASH, recording', () => {
   }, 60_000);
 
   it('restarts its encoder when it dies, and every output goes on', async () => {
-    // The broadcast encoder: the room's one FFmpeg that encodes H.264 from the canvas and the mix (pipe:3).
-    const encoderOf = (): number | undefined =>
-      [...server.mixer!.ffmpegPids().values()][0]!.encoders.find((pid) => {
-        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return args.includes('libx264') && args.includes('pipe:3');
-      });
-    const killed = encoderOf()!;
+    const killed = broadcastEncoderPid(server.mixer!)!;
     process.kill(killed, 'SIGKILL');
     const killedAt = Date.now();
-    await eventually(() => expect(encoderOf()).not.toBeOneOf([undefined, killed]), 5000);
+    await eventually(() => expect(broadcastEncoderPid(server.mixer!)).not.toBeOneOf([undefined, killed]), 5000);
     // Segments written after the restart, by nginx and by the server, still show both members.
     for (const [folder, playlist] of [[nginx.hlsDir, 'show.m3u8'], [join(dir, 'data', 'hls', '0', 'show'), 'index.m3u8']] as const) {
       await eventually(async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import { connect, startMediaServer, type TestServer } from '../helpers/server.js';
-import { BrowserFleet, CANVAS, eventually, FPS, type Conferencing } from './harness.js';
+import { broadcastEncoderPid, BrowserFleet, CANVAS, eventually, FPS, type Conferencing } from './harness.js';
 import { decode, expectBothMembers, saveNewestLowLatencySegment } from './mediaFiles.js';
 import { ViewerPage } from './viewerPage.js';
 
@@ -93,7 +93,7 @@ describe('broadcast: low-latency HLS', () => {
   }, 40_000);
 
   it('goes on after a discontinuity when its encoder dies, with a new init segment', async () => {
-    const encoder = [...server.mixer!.ffmpegPids().values()][0]!.encoders.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('libx264'))!;
+    const encoder = broadcastEncoderPid(server.mixer!)!;
     const before = [...(await (await fetch(`${base}/index.m3u8`)).text()).matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].map((match) => match[1]);
     process.kill(encoder, 'SIGKILL');
     const file = join(dir, 'after-restart.mp4');

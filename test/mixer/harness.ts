@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +124,17 @@ export class BrowserFleet {
     this.child.disconnect();
     await exited;
   }
+}
+
+/**
+ * The broadcast encoder of the mixer's (one) room: its FFmpeg that encodes H.264 from the canvas and the
+ * mix (pipe:3). undefined while it is being restarted.
+ */
+export function broadcastEncoderPid(mixer: Mixer): number | undefined {
+  return [...mixer.ffmpegPids().values()][0]?.encoders.find((pid) => {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.includes('libx264') && args.includes('pipe:3');
+  });
 }
 
 /** Polls until `check` passes or the time is up, then lets its last failure through. */

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { tileRects } from '../../mixer/layout.js';
 import { CANVAS, eventually } from './harness.js';
-import { nearestName, PALETTE, tonePower } from './signals.js';
+import { rgbName, tonePower } from './signals.js';
 
 const exec = promisify(execFile);
 
@@ -39,12 +39,11 @@ export async function decode(input: string, seek = 0): Promise<{ frame: Buffer; 
 
 /** Colour names at the top fifth of each tile of a grid of 2. */
 function tiles(frame: Buffer): string[] {
-  const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]] as [string, number[]][];
   return tileRects('grid', 2, CANVAS).map((rect) => {
     const x = rect.x + Math.floor(rect.width / 2);
     const y = rect.y + Math.floor(rect.height / 5);
     const offset = (y * CANVAS.width + x) * 3;
-    return nearestName([frame[offset]!, frame[offset + 1]!, frame[offset + 2]!], candidates);
+    return rgbName([frame[offset]!, frame[offset + 1]!, frame[offset + 2]!]);
   });
 }
 

@@ -28,6 +28,14 @@ export function nearestName(colour: readonly number[], candidates: readonly (rea
   return best;
 }
 
+/** What a decoded RGB pixel of a composed picture can be: a member's colour, black, or a placeholder's grey. */
+const RGB_CANDIDATES: [string, readonly number[]][] = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]];
+
+/** The name of what a decoded RGB pixel shows. */
+export function rgbName(pixel: readonly number[]): string {
+  return nearestName(pixel, RGB_CANDIDATES);
+}
+
 /** Goertzel power of one frequency, normalised to the signal length. */
 export function tonePower(samples: Int16Array, frequency: number, sampleRate = 48_000): number {
   const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);

@@ -1,5 +1,5 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { nearestName, PALETTE } from './signals.js';
+import { rgbName } from './signals.js';
 
 // Globals of the functions that run inside the viewer page (this file runs in Node, without DOM types).
 declare const document: any;
@@ -44,10 +44,9 @@ export class ViewerPage {
   /** The colour changes seen since sampleLeftTile(): when (Date.now()) each colour appeared. */
   async leftTileChanges(): Promise<{ at: number; colour: string }[]> {
     const samples = (await this.page.evaluate(() => window.tileSamples)) as [number, number, number, number][];
-    const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]], ['placeholder', [60, 60, 60]]] as [string, number[]][];
     const changes: { at: number; colour: string }[] = [];
     for (const [at, ...rgb] of samples) {
-      const colour = nearestName(rgb, candidates);
+      const colour = rgbName(rgb);
       if (colour !== changes.at(-1)?.colour) changes.push({ at, colour });
     }
     return changes;
@@ -65,8 +64,7 @@ export class ViewerPage {
       context.drawImage(video, 0, 0);
       return [0.25, 0.75].map((x) => Array.from(context.getImageData(Math.floor(x * canvas.width), Math.floor(0.3 * canvas.height), 1, 1).data.slice(0, 3)));
     })) as number[][];
-    const candidates = [...Object.entries(PALETTE), ['black', [0, 0, 0]]] as [string, number[]][];
-    return pixels.map((pixel) => nearestName(pixel, candidates));
+    return pixels.map(rgbName);
   }
 
   /** What hls.js says: seconds behind the live edge, and whether it reads the playlist's parts. */

@@ -6,7 +6,7 @@ import { MysqlStore } from '../../src/conference/mysqlStore.js';
 import type { Store } from '../../src/conference/store.js';
 import { DEFAULT_CONTROLS, type BroadcastSettings, type Invitation, type Member } from '../../src/domain.js';
 import { loadProfiles } from '../../src/profiles.js';
-import { openEmptyDatabase, useMariaDB } from '../helpers/mariadb.js';
+import { openEmptyDatabase, useMariaDB } from './database.js';
 
 const mariadb = useMariaDB();
 

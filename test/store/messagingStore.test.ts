@@ -5,7 +5,7 @@ import { MemoryMessagingStore, SWEEP_INTERVAL_MS } from '../../src/messaging/mem
 import { MysqlMessagingStore } from '../../src/messaging/mysqlStore.js';
 import type { MessagingStore, TenantValues } from '../../src/messaging/store.js';
 import type { Database } from '../../src/storage/database.js';
-import { openEmptyDatabase, useMariaDB } from '../helpers/mariadb.js';
+import { openEmptyDatabase, useMariaDB } from './database.js';
 
 const mariadb = useMariaDB();
 const START = 1_000_000;

@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cometClient } from '../gateway/cometClient.js';
-import { useMariaDB } from '../helpers/mariadb.js';
+import { useMariaDB } from './database.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
 
 const mariadb = useMariaDB();
