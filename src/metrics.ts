@@ -180,12 +180,11 @@ export class Metrics {
   private readonly hlsViewers = new RecentViewers(10_000);
 
   /**
-   * Counts a viewer of the embedded HLS/DASH when they were served a playlist (players fetch it every
-   * segment, LL-HLS players every part); a request for a room that does not broadcast counts nothing.
+   * Counts a viewer of a room's embedded HLS/DASH (`room`: its roomKey) who was served a playlist (players
+   * fetch it every segment, LL-HLS players every part).
    */
-  noteHlsRequest(path: string, client: string): void {
-    const match = /^\/hls\/(\d+)\/([^/]+)\/index\.(m3u8|mpd)$/.exec(path);
-    if (match) this.hlsViewers.note(`${match[1]}*${match[2]}`, client);
+  noteHlsViewer(room: string, client: string): void {
+    this.hlsViewers.note(room, client);
   }
 
   /** Media figures, read from the mixer when scraped. */

@@ -5,6 +5,7 @@ import { Executor } from '../cometql/executor.js';
 import { NativePasswordVerifier } from '../cometql/handshake.js';
 import { DialplanError, loadDialplan, type Dialplan } from '../dialplan/index.js';
 import { ConfigError, configPath, publicEndpoint, type Config } from './config.js';
+import { roomKey } from './domain.js';
 import type { MediaEngine } from './conference/media.js';
 import { ConferenceModel } from './conference/model.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
@@ -153,14 +154,16 @@ export async function startServer(
   // The embedded HLS/DASH of broadcasting rooms; playlist requests count the viewers.
   const hlsRoot = join(dataDir, 'hls');
   http.get('/hls/', async (request, response, url) => {
-    // A room's low-latency HLS lives in memory; its DASH, and plain HLS, are files.
     const [devId, room, file, ...more] = url.pathname.slice('/hls/'.length).split('/').map(decodeURIComponent);
-    const own = more.length === 0 && /^\d+$/.test(devId ?? '') && room && file && LOW_LATENCY_FILE.test(file);
-    const packager = own ? mixer?.lowLatencyHls(Number(devId), room) : undefined;
-    if (packager) await serveLowLatencyHls(response, packager, file!, url.searchParams);
+    const ofRoom = more.length === 0 && /^\d+$/.test(devId ?? '') && room && file ? { devId: Number(devId), room, file } : undefined;
+    // A room's low-latency HLS lives in memory; its DASH, and plain HLS, are files.
+    const packager = ofRoom && LOW_LATENCY_FILE.test(ofRoom.file) ? mixer?.lowLatencyHls(ofRoom.devId, ofRoom.room) : undefined;
+    if (packager) await serveLowLatencyHls(response, packager, ofRoom!.file, url.searchParams);
     else await serveStatic(response, hlsRoot, '/hls/', url.pathname, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' });
     // Viewers are counted by the playlists they were given, so made-up rooms count nothing.
-    if (response.statusCode === 200) metrics.noteHlsRequest(url.pathname, `${request.socket.remoteAddress} ${request.headers['user-agent'] ?? ''}`);
+    if (ofRoom && /^index\.(m3u8|mpd)$/.test(ofRoom.file) && response.statusCode === 200) {
+      metrics.noteHlsViewer(roomKey(ofRoom.devId, ofRoom.room), `${request.socket.remoteAddress} ${request.headers['user-agent'] ?? ''}`);
+    }
   });
   http.get('/metrics', async (_request, response) => {
     sendText(response, 200, await metrics.registry.metrics(), metrics.registry.contentType);
