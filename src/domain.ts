@@ -19,6 +19,10 @@ export interface UserKey {
 export type LayoutName = 'grid' | 'personal' | 'speaker' | 'single';
 export const LAYOUT_NAMES: readonly LayoutName[] = ['grid', 'personal', 'speaker', 'single'];
 
+export function isLayoutName(text: string): text is LayoutName {
+  return (LAYOUT_NAMES as readonly string[]).includes(text);
+}
+
 export type VideoCodec = 'VP8' | 'H264';
 
 export interface CanvasSize {

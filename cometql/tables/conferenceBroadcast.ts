@@ -1,8 +1,8 @@
-import { LAYOUT_NAMES, type BroadcastSettings, type LayoutName } from '../../src/domain.js';
+import { isLayoutName, LAYOUT_NAMES, type BroadcastSettings } from '../../src/domain.js';
 import { CometQLError } from '../errors.js';
 import type { SqlValue } from '../statements.js';
 import { namesOf, requireValue, toFlag, toName, toText } from '../values.js';
-import { keyValues, type Row, type Table, type TableContext } from './table.js';
+import { keyValues, removeEach, type Row, type Table, type TableContext } from './table.js';
 
 const SETTING_COLUMNS = ['rtmp', 'hls', 'll_hls', 'dash', 'record', 'layout'] as const;
 const NO_BROADCAST: BroadcastSettings = { layout: 'grid', rtmp: null, hls: false, llHls: false, dash: false, record: null };
@@ -23,8 +23,8 @@ function settingsFrom(values: ReadonlyMap<string, SqlValue>, base: BroadcastSett
       if (text && !/^\/\S+$/.test(text)) throw CometQLError.invalid('The record field must be an absolute file path');
       settings.record = text || null;
     } else if (column === 'layout') {
-      if (!(LAYOUT_NAMES as readonly string[]).includes(text)) throw CometQLError.invalid(`The layout field must be one of ${LAYOUT_NAMES.join(', ')}`);
-      settings.layout = text as LayoutName;
+      if (!isLayoutName(text)) throw CometQLError.invalid(`The layout field must be one of ${LAYOUT_NAMES.join(', ')}`);
+      settings.layout = text;
     } else if (column === 'll_hls') {
       settings.llHls = toFlag(value, column);
     } else {
@@ -96,22 +96,20 @@ export const conferenceBroadcast: Table = {
   },
 
   async update({ devId, model }, rows, changes) {
+    const names = rows.map((row) => String(row.name));
+    const own = new Map((await model.findBroadcastSettings(devId, names)).map(({ room, settings }) => [room, settings]));
+    const live = new Map(model.liveBroadcasts(devId).map((broadcast) => [broadcast.room, broadcast.settings]));
     let changed = 0;
-    for (const row of rows) {
-      const room = String(row.name);
-      const [own] = await model.findBroadcastSettings(devId, [room]);
-      const current = own?.settings ?? model.liveBroadcasts(devId).find((live) => live.room === room)?.settings ?? NO_BROADCAST;
-      const next = settingsFrom(changes, current);
-      if (JSON.stringify(next) === JSON.stringify(own?.settings)) continue;
+    for (const room of names) {
+      const next = settingsFrom(changes, own.get(room) ?? live.get(room) ?? NO_BROADCAST);
+      if (JSON.stringify(next) === JSON.stringify(own.get(room))) continue;
       await model.setBroadcastSettings(devId, room, next);
       changed++;
     }
     return { matched: rows.length, changed };
   },
 
-  async remove({ devId, model }, rows) {
-    let removed = 0;
-    for (const row of rows) if (await model.setBroadcastSettings(devId, String(row.name), null)) removed++;
-    return removed;
+  remove({ devId, model }, rows) {
+    return removeEach(rows, (row) => model.setBroadcastSettings(devId, String(row.name), null));
   },
 };

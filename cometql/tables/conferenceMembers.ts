@@ -1,4 +1,4 @@
-import { LAYOUT_NAMES, type LayoutName, type Member, type MemberControls } from '../../src/domain.js';
+import { isLayoutName, LAYOUT_NAMES, type LayoutName, type Member, type MemberControls } from '../../src/domain.js';
 import { CometQLError, ErrorCode } from '../errors.js';
 import type { SqlValue } from '../statements.js';
 import { idsOf, namesOf, requireValue, toFlag, toId, toName, toText } from '../values.js';
@@ -10,10 +10,8 @@ const CONTROL_COLUMNS = new Set(['audio', 'video', 'deaf', 'layout', 'watch']);
 function toLayout(value: SqlValue): LayoutName | null {
   const text = toText(value).trim().toLowerCase();
   if (text === '' || text === 'default') return null;
-  if (!(LAYOUT_NAMES as readonly string[]).includes(text)) {
-    throw CometQLError.invalid(`The layout field must be one of ${LAYOUT_NAMES.join(', ')} or default`);
-  }
-  return text as LayoutName;
+  if (!isLayoutName(text)) throw CometQLError.invalid(`The layout field must be one of ${LAYOUT_NAMES.join(', ')} or default`);
+  return text;
 }
 
 /** A comma-separated list of user ids, in the order the subscriber sees them; empty means the layout's choice. */
