@@ -2,7 +2,7 @@ import opus from '@discordjs/opus';
 import type { MediaStreamTrack } from 'werift';
 import type { UserId } from '../src/domain.js';
 import { fixedRate } from './clock.js';
-import { mixFrames, mixKey, type Listener } from './mixMinus.js';
+import { mixFrames, mixKey } from './mixMinus.js';
 import { buildRtp } from './rtp/packet.js';
 import { levelDb, SpeakerTracker, TalkDetector } from './speech.js';
 import type { SpeakerState } from './views.js';
@@ -48,7 +48,6 @@ export class RoomAudio {
   private readonly encoders = new Map<string, { encoder: OpusEncoder; idleTicks: number }>();
   private readonly speakers = new SpeakerTracker();
   private readonly stop: () => void;
-  ticks = 0;
   /** Receives the full mix (everyone heard) every tick, for a broadcast. */
   broadcastTap: ((samples: Int16Array) => void) | undefined;
 
@@ -109,7 +108,6 @@ export class RoomAudio {
   }
 
   private tick(): void {
-    this.ticks++;
     const frames = new Map<UserId, Int16Array>();
     const levels = new Map<UserId, { db: number; talking: boolean }>();
     for (const [userId, member] of this.members) {
@@ -123,8 +121,8 @@ export class RoomAudio {
     if (this.speakers.feed(levels, FRAME_MS)) this.events.onSpeaker(this.speakers.current);
 
     const heard = new Set(frames.keys());
-    const listeners = [...this.members].filter(([, m]) => m.output).map(([userId, m]): [Listener, AudioMember] => [{ userId, deaf: m.deaf }, m]);
-    const keys = new Set(listeners.map(([listener]) => mixKey(listener, heard)));
+    const listeners = [...this.members].filter(([, m]) => m.output).map(([userId, member]) => ({ member, key: mixKey({ userId, deaf: member.deaf }, heard) }));
+    const keys = new Set(listeners.map((listener) => listener.key));
     const mixes = mixFrames(frames, this.broadcastTap ? new Set([...keys, 'all']) : keys, FRAME_SAMPLES);
     this.broadcastTap?.(mixes.get('all')!);
     const payloads = new Map<string, Buffer>();
@@ -132,8 +130,8 @@ export class RoomAudio {
       const mix = mixes.get(key)!;
       payloads.set(key, this.encoderFor(key).encode(Buffer.from(mix.buffer, mix.byteOffset, mix.byteLength)));
     }
-    for (const [listener, member] of listeners) {
-      const payload = payloads.get(mixKey(listener, heard))!;
+    for (const { member, key } of listeners) {
+      const payload = payloads.get(key)!;
       member.output!.writeRtp(buildRtp({ marker: false, payloadType: 111, sequence: member.sequence, timestamp: member.timestamp, ssrc: 1 }, payload));
       member.sequence = (member.sequence + 1) & 0xffff;
       member.timestamp = (member.timestamp + FRAME_SAMPLES) >>> 0;

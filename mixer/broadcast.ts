@@ -59,8 +59,8 @@ export class Broadcast {
   /** `continuing`: the LL-HLS of the broadcast this one replaces, carried on after a discontinuity. */
   constructor(
     video: BroadcastVideo | null,
-    readonly targets: BroadcastTargets,
-    private readonly log: Logger,
+    targets: BroadcastTargets,
+    log: Logger,
     continuing?: LowLatencyHls,
   ) {
     this.compositor = video ? new Compositor(video.view, video.pictures, { timeline: true }) : undefined;

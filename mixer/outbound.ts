@@ -19,7 +19,6 @@ export class OutboundVideo implements PacketSink {
   /** Set after a jump in the input (an encoder restarted): forward nothing until a keyframe. */
   private resync = true;
   private readonly isKeyframeStart: (payload: Buffer) => boolean;
-  packetsSent = 0;
 
   constructor(
     private readonly track: MediaStreamTrack,
@@ -74,7 +73,6 @@ export class OutboundVideo implements PacketSink {
     out.writeUInt16BE(sequence, 2);
     out.writeUInt32BE(timestamp, 4);
     this.track.writeRtp(out);
-    this.packetsSent++;
   }
 
   /** Continues our output numbering from where it stopped: next sequence number, one frame later. */

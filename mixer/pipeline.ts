@@ -5,8 +5,6 @@ import type { View } from '../src/domain.js';
 import { Compositor, type PictureSource } from './compositor.js';
 import { SupervisedFfmpeg } from './ffmpeg.js';
 
-export type { PictureSource };
-
 /** Receives every RTP packet a pipeline's encoder produces. */
 export interface PacketSink {
   deliver(pipeline: ViewPipeline, packet: Buffer): void;

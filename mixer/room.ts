@@ -9,7 +9,7 @@ import { tileRects } from './layout.js';
 import { OutboundVideo } from './outbound.js';
 import { answerOffer, type MediaNetwork, type MemberPeer } from './peer.js';
 import { ViewPipeline } from './pipeline.js';
-import { H264Depacketizer, Vp8Depacketizer, type Depacketizer } from './rtp/depacketizer.js';
+import { H264Depacketizer, Vp8Depacketizer } from './rtp/depacketizer.js';
 import type { RtpFields } from './rtp/packet.js';
 import { ReorderBuffer } from './rtp/reorder.js';
 import { viewFor, viewKey } from './views.js';
@@ -27,7 +27,6 @@ const DECODER_RESIZE_SPACING_MS = 200;
 interface Incoming {
   codec: VideoCodec;
   reorder: ReorderBuffer;
-  depacketizer: Depacketizer;
   decoder: VideoDecoder;
 }
 
@@ -231,7 +230,7 @@ export class Room {
         this.requestKeyframe(participant, false);
       },
     );
-    return { codec, reorder, depacketizer, decoder };
+    return { codec, reorder, decoder };
   }
 
   /** Asks the member's browser for a keyframe, rate-limited unless a decoder just started. */
