@@ -80,11 +80,13 @@ export class LowLatencyHls {
   push(chunk: Buffer): void {
     if (this.ended) return;
     for (const box of this.splitter.push(chunk)) {
-      if (box.type === 'ftyp') this.ftyp = Buffer.from(box.bytes);
+      // The boxes are views of the pipe's chunks, which nothing writes to again: kept as they are until a
+      // part is closed, and copied once then.
+      if (box.type === 'ftyp') this.ftyp = box.bytes;
       else if (box.type === 'moov') this.startInit(box.bytes);
-      else if (box.type === 'moof') this.pendingMoof = Buffer.from(box.bytes);
+      else if (box.type === 'moof') this.pendingMoof = box.bytes;
       else if (box.type === 'mdat' && this.pendingMoof) {
-        this.addFragment(this.pendingMoof, Buffer.from(box.bytes));
+        this.addFragment(this.pendingMoof, box.bytes);
         this.pendingMoof = undefined;
       }
     }
