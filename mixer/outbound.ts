@@ -1,8 +1,6 @@
 import type { MediaStreamTrack } from 'werift';
-import type { VideoCodec } from '../src/domain.js';
-import { isH264KeyframeStart, isVp8KeyframeStart } from './rtp/depacketizer.js';
-import { parseRtp, sequenceDelta } from './rtp/packet.js';
-import type { PacketSink, ViewPipeline } from './pipeline.js';
+import { sequenceDelta } from './rtp/packet.js';
+import type { EncodedPacket, PacketSink, ViewPipeline } from './pipeline.js';
 
 /**
  * One subscriber's outgoing video. It follows one pipeline at a time; a switch (layout change, new
@@ -14,19 +12,17 @@ export class OutboundVideo implements PacketSink {
   private pending: ViewPipeline | undefined;
   private sequenceOffset = 0;
   private timestampOffset = 0;
-  private lastIn: { sequence: number; timestamp: number } | undefined;
-  private lastOut: { sequence: number; timestamp: number } | undefined;
+  /** The last packet in (its sequence number) and out (both numbers); undefined before the first. */
+  private lastInSequence: number | undefined;
+  private lastOutSequence: number | undefined;
+  private lastOutTimestamp = 0;
   /** Set after a jump in the input (an encoder restarted): forward nothing until a keyframe. */
   private resync = true;
-  private readonly isKeyframeStart: (payload: Buffer) => boolean;
 
   constructor(
     private readonly track: MediaStreamTrack,
-    codec: VideoCodec,
     private readonly onSwitched: (from: ViewPipeline | undefined) => void,
-  ) {
-    this.isKeyframeStart = codec === 'VP8' ? isVp8KeyframeStart : isH264KeyframeStart;
-  }
+  ) {}
 
   get pipeline(): ViewPipeline | undefined {
     return this.pending ?? this.current;
@@ -46,10 +42,8 @@ export class OutboundVideo implements PacketSink {
     this.current = this.pending = undefined;
   }
 
-  deliver(pipeline: ViewPipeline, packet: Buffer): void {
-    const rtp = parseRtp(packet);
-    if (!rtp) return;
-    const keyframeStart = this.isKeyframeStart(rtp.payload);
+  deliver(pipeline: ViewPipeline, packet: EncodedPacket): void {
+    const { keyframeStart } = packet;
     if (pipeline === this.pending) {
       if (!keyframeStart) return;
       const previous = this.current;
@@ -60,16 +54,17 @@ export class OutboundVideo implements PacketSink {
       this.onSwitched(previous);
     }
     if (pipeline !== this.current) return;
-    if (this.lastIn && Math.abs(sequenceDelta(rtp.sequence, this.lastIn.sequence)) > 64) this.resync = true;
+    if (this.lastInSequence !== undefined && Math.abs(sequenceDelta(packet.sequence, this.lastInSequence)) > 64) this.resync = true;
     if (this.resync) {
       if (!keyframeStart) return;
-      this.rebase(rtp.sequence, rtp.timestamp, pipeline.view.fps);
+      this.rebase(packet.sequence, packet.timestamp, pipeline.view.fps);
     }
-    this.lastIn = { sequence: rtp.sequence, timestamp: rtp.timestamp };
-    const sequence = (rtp.sequence + this.sequenceOffset) & 0xffff;
-    const timestamp = (rtp.timestamp + this.timestampOffset) >>> 0;
-    this.lastOut = { sequence, timestamp };
-    const out = Buffer.from(packet);
+    this.lastInSequence = packet.sequence;
+    const sequence = (packet.sequence + this.sequenceOffset) & 0xffff;
+    const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
+    this.lastOutSequence = sequence;
+    this.lastOutTimestamp = timestamp;
+    const out = Buffer.from(packet.bytes);
     out.writeUInt16BE(sequence, 2);
     out.writeUInt32BE(timestamp, 4);
     this.track.writeRtp(out);
@@ -78,8 +73,8 @@ export class OutboundVideo implements PacketSink {
   /** Continues our output numbering from where it stopped: next sequence number, one frame later. */
   private rebase(sequence: number, timestamp: number, fps: number): void {
     this.resync = false;
-    if (!this.lastOut) return;
-    this.sequenceOffset = (this.lastOut.sequence + 1 - sequence) & 0xffff;
-    this.timestampOffset = (this.lastOut.timestamp + Math.round(90_000 / fps) - timestamp) >>> 0;
+    if (this.lastOutSequence === undefined) return;
+    this.sequenceOffset = (this.lastOutSequence + 1 - sequence) & 0xffff;
+    this.timestampOffset = (this.lastOutTimestamp + Math.round(90_000 / fps) - timestamp) >>> 0;
   }
 }

@@ -4,10 +4,21 @@ import type { Logger } from 'pino';
 import type { View } from '../src/domain.js';
 import { Compositor, type PictureSource } from './compositor.js';
 import { SupervisedFfmpeg } from './ffmpeg.js';
+import { isH264KeyframeStart, isVp8KeyframeStart } from './rtp/depacketizer.js';
+import { parseRtp } from './rtp/packet.js';
+
+/** An RTP packet of a pipeline's encoder, read once for all its subscribers. */
+export interface EncodedPacket {
+  bytes: Buffer;
+  sequence: number;
+  timestamp: number;
+  /** It begins a keyframe: a subscriber may start or switch here. */
+  keyframeStart: boolean;
+}
 
 /** Receives every RTP packet a pipeline's encoder produces. */
 export interface PacketSink {
-  deliver(pipeline: ViewPipeline, packet: Buffer): void;
+  deliver(pipeline: ViewPipeline, packet: EncodedPacket): void;
 }
 
 const PAYLOAD_TYPE = 96;
@@ -46,7 +57,11 @@ export class ViewPipeline {
     private readonly socket: Socket,
     private readonly encoder: SupervisedFfmpeg,
   ) {
-    socket.on('message', (packet) => {
+    const isKeyframeStart = compositor.view.codec === 'VP8' ? isVp8KeyframeStart : isH264KeyframeStart;
+    socket.on('message', (bytes) => {
+      const rtp = parseRtp(bytes);
+      if (!rtp) return;
+      const packet = { bytes, sequence: rtp.sequence, timestamp: rtp.timestamp, keyframeStart: isKeyframeStart(rtp.payload) };
       for (const sink of this.sinks) sink.deliver(this, packet);
     });
   }

@@ -135,7 +135,7 @@ export class Room {
       });
       const participant: Participant = { member, peer, outbound: undefined, incoming: undefined, picture: undefined, pictureAt: 0, keyframeRequestedAt: 0 };
       if (peer.videoOut && this.profile.media === 'video') {
-        participant.outbound = new OutboundVideo(peer.videoOut, peer.videoCodec ?? this.profile.codec, (from) => this.retireIfUnused(from));
+        participant.outbound = new OutboundVideo(peer.videoOut, (from) => this.retireIfUnused(from));
       }
       this.participants.set(userId, participant);
       this.audio.add(userId, peer.audioOut, audioControls(member));
