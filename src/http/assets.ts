@@ -7,12 +7,25 @@ import { sendText } from './server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+type BrowserLibrary = 'cometVideoApi.ts' | 'cometServerApi.ts';
+const bundles = new Map<BrowserLibrary, Promise<string>>();
+
 /**
  * Bundles a browser library of src/client (cometVideoApi with JsSIP, whose npm package has no browser
- * build; CometServerApi) into one script, once per process. Built at start-up so a broken bundle shows at
- * once, not at the first page.
+ * build; CometServerApi) into one script, once per process however many servers it starts (a failed
+ * build is tried again). Built at start-up so a broken bundle shows at once, not at the first page.
  */
-export function bundleBrowserLibrary(entry: 'cometVideoApi.ts' | 'cometServerApi.ts'): Promise<string> {
+export function bundleBrowserLibrary(entry: BrowserLibrary): Promise<string> {
+  let bundle = bundles.get(entry);
+  if (!bundle) {
+    bundle = buildBrowserLibrary(entry);
+    bundles.set(entry, bundle);
+    bundle.catch(() => bundles.delete(entry));
+  }
+  return bundle;
+}
+
+function buildBrowserLibrary(entry: BrowserLibrary): Promise<string> {
   return build({
     entryPoints: [join(ROOT, 'src/client', entry)],
     bundle: true,
