@@ -55,27 +55,21 @@ export class Mixer implements MediaEngine {
     private readonly log: Logger,
     private readonly broadcasting: BroadcastOptions = { dataDir: null, segmentSeconds: 1, windowSegments: 6, rtmpsCaFile: null },
   ) {
-    const changed = (member: Member): void => void this.rooms.get(roomKey(member.devId, member.room))?.room.update(member);
-    const left = (member: Member): void => void this.leave(member);
-    const broadcastChanged = (devId: number, room: string, settings: BroadcastSettings | null): void => {
-      const entry = this.rooms.get(roomKey(devId, room));
-      if (!entry) return;
-      entry.broadcast = settings ?? entry.profile.broadcast;
-      void entry.room.replaceBroadcast(this.broadcastTargets(devId, room, entry.broadcast));
-    };
-    model.on('memberChanged', changed);
-    model.on('memberLeft', left);
-    model.on('broadcastChanged', broadcastChanged);
+    this.detach = model.subscribe({
+      memberChanged: (member) => void this.rooms.get(roomKey(member.devId, member.room))?.room.update(member),
+      memberLeft: (member) => void this.leave(member),
+      broadcastChanged: (devId, room, settings) => {
+        const entry = this.rooms.get(roomKey(devId, room));
+        if (!entry) return;
+        entry.broadcast = settings ?? entry.profile.broadcast;
+        void entry.room.replaceBroadcast(this.broadcastTargets(devId, room, entry.broadcast));
+      },
+    });
     model.reportBroadcastsFrom((devId) =>
       [...this.rooms.values()]
         .filter((entry) => entry.devId === devId && broadcasts(entry.broadcast))
         .map((entry) => ({ room: entry.name, settings: entry.broadcast, outputs: entry.room.stats().broadcast })),
     );
-    this.detach = () => {
-      model.off('memberChanged', changed);
-      model.off('memberLeft', left);
-      model.off('broadcastChanged', broadcastChanged);
-    };
   }
 
   async join(member: Member, offer: string): Promise<string> {

@@ -63,6 +63,16 @@ export interface JoinRequest {
 export class ConferenceModel extends EventEmitter<ConferenceEvents> {
   private broadcastStatus: BroadcastStatusSource | undefined;
 
+  /** Listens to several of the model's events at once; returns what stops all of them. */
+  subscribe(handlers: { [E in keyof ConferenceEvents]?: (...args: ConferenceEvents[E]) => void }): () => void {
+    // Each handler is typed by its event above; one loop over all of them cannot say which is which.
+    const entries = Object.entries(handlers) as [keyof ConferenceEvents, (...args: never[]) => void][];
+    for (const [event, handler] of entries) this.on(event, handler as never);
+    return () => {
+      for (const [event, handler] of entries) this.off(event, handler as never);
+    };
+  }
+
   constructor(
     private readonly store: Store,
     private readonly profiles: ReadonlyMap<string, Profile>,

@@ -159,7 +159,7 @@ export class CometGateway {
   }
 
   private listen(model: ConferenceModel): () => void {
-    const handlers = {
+    return model.subscribe({
       invited: (invitation: Invitation, payload: unknown) => {
         this.toUser(invitation.devId, invitation.userId, 'sys_sipCall', payload, this.options.queueTtlMs);
       },
@@ -181,19 +181,7 @@ export class CometGateway {
         void this.toRoom(member, 'sys_conferenceOut', { conference_name: member.room, user_id: member.userId, reason });
         if (reason !== 'hangup') this.toUser(member.devId, member.userId, 'sys_callEnd', { conference_name: member.room, reason });
       },
-    };
-    model.on('invited', handlers.invited);
-    model.on('uninvited', handlers.uninvited);
-    model.on('keyRevoked', handlers.keyRevoked);
-    model.on('memberJoined', handlers.memberJoined);
-    model.on('memberLeft', handlers.memberLeft);
-    return () => {
-      model.off('invited', handlers.invited);
-      model.off('uninvited', handlers.uninvited);
-      model.off('keyRevoked', handlers.keyRevoked);
-      model.off('memberJoined', handlers.memberJoined);
-      model.off('memberLeft', handlers.memberLeft);
-    };
+    });
   }
 }
 

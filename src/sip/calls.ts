@@ -97,12 +97,12 @@ export class ConferenceCalls {
   private readonly detach: () => void;
 
   constructor(private readonly options: CallsOptions) {
-    const onMemberLeft = (member: Member, reason: LeaveReason): void => {
-      const call = this.byMember.get(memberKey(member));
-      if (call) void this.end(call, reason);
-    };
-    options.model.on('memberLeft', onMemberLeft);
-    this.detach = () => options.model.off('memberLeft', onMemberLeft);
+    this.detach = options.model.subscribe({
+      memberLeft: (member, reason) => {
+        const call = this.byMember.get(memberKey(member));
+        if (call) void this.end(call, reason);
+      },
+    });
   }
 
   /** Calls being connected or up, including those waiting for their browser to reconnect. */

@@ -74,9 +74,7 @@ export class SipServer {
       },
       log,
     );
-    const onKeyRevoked = (devId: DevId, userId: UserId): void => this.keyRevoked(devId, userId);
-    model.on('keyRevoked', onKeyRevoked);
-    this.detach = () => model.off('keyRevoked', onKeyRevoked);
+    this.detach = model.subscribe({ keyRevoked: (devId, userId) => this.keyRevoked(devId, userId) });
   }
 
   /** Calls being connected or up, including those waiting for their browser to reconnect. */
