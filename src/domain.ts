@@ -177,6 +177,17 @@ export interface SipCallPayload {
 }
 
 /** The key that identifies a room across layers: CppComet's `<dev_id>*<room>`. */
+/** The SIP user name CppComet's browsers use: dev 0 user 5 → `0000005`; dev 15 user 1 → `0000151`. */
+export function sipUser(devId: DevId, userId: UserId): string {
+  return `${String(devId).padStart(6, '0')}${userId}`;
+}
+
+/**
+ * The close code of a comet or SIP WebSocket whose user's key was revoked: the browser must not reconnect
+ * with it.
+ */
+export const CLOSE_KEY_REVOKED = 4001;
+
 export function roomKey(devId: DevId, room: RoomName): string {
   return `${devId}*${room}`;
 }

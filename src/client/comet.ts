@@ -5,6 +5,8 @@
  * `<command>\n<arguments>`, held back while the socket is not open.
  */
 
+import { CLOSE_KEY_REVOKED } from '../domain.js';
+
 export interface CometFrame {
   data: unknown;
   pipe: string;
@@ -95,8 +97,8 @@ export class CometConnection {
     };
     socket.onclose = (event) => {
       if (this.closed) return;
-      // 4001: the key was revoked; reconnecting with it would only be refused.
-      if (event.code === 4001) {
+      // The key was revoked; reconnecting with it would only be refused.
+      if (event.code === CLOSE_KEY_REVOKED) {
         for (const listener of this.listeners.get('sys.revoked') ?? []) listener({ data: null, pipe: 'sys', event: 'revoked' });
         return;
       }

@@ -7,7 +7,7 @@ import * as JsSIP from 'jssip';
 import type { RTCSession } from 'jssip/lib/RTCSession';
 import type { UA } from 'jssip/lib/UA';
 import { CometConnection, type CometFrame } from './comet.js';
-import type { SipCallPayload } from '../domain.js';
+import { sipUser, type SipCallPayload } from '../domain.js';
 
 type CallType = SipCallPayload['sys']['type'];
 
@@ -62,8 +62,6 @@ let call: ActiveCall | undefined;
 const bandwidth = { video: 256, audio: 32 };
 
 /** CppComet's SIP user: dev_id as six digits, then user_id. */
-const sipUser = (devId: number, userId: number): string => `${String(devId).padStart(6, '0')}${userId}`;
-
 function parseCall(frame: CometFrame): CallInfo | undefined {
   // Queued invitations arrive with their data as a JSON string, as CppComet sent them.
   const data = typeof frame.data === 'string' ? safeJson(frame.data) : frame.data;

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { ConferenceModel } from '../conference/model.js';
-import type { DevId, Invitation, LeaveReason, Member, UserId } from '../domain.js';
+import { CLOSE_KEY_REVOKED, type DevId, type Invitation, type LeaveReason, type Member, type UserId } from '../domain.js';
 import type { HttpServer } from '../http/server.js';
 import { MAX_MESSAGE_BYTES, unixTime, type ClientInfo, type CometMessage } from '../messaging/frames.js';
 import type { Messaging } from '../messaging/messaging.js';
@@ -32,7 +32,6 @@ interface ServerInfoMessage extends CometMessage {
   iceServers?: GatewayOptions['iceServers'];
 }
 
-const CLOSE_KEY_REVOKED = 4001;
 const CLOSE_TOO_MANY = 4002;
 const CLOSE_BAD_COMMAND = 4003;
 const CLOSE_FLOODING = 4004;
@@ -66,10 +65,6 @@ export class CometGateway {
     this.commands = new BrowserCommands(this.messaging, options.log);
     for (const prefix of COMET_PATH_PREFIXES) http.onUpgrade(prefix, (request, socket, head, url) => this.upgrade(request, socket, head, url));
     this.detach = this.listen(options.model);
-  }
-
-  get connectionCount(): number {
-    return this.all.size;
   }
 
   close(): void {

@@ -16,11 +16,6 @@ export interface SipIdentity {
   user: string;
 }
 
-/** dev 0 user 5 → `0000005`; dev 15 user 1 → `0000151`. */
-export function sipUser(devId: DevId, userId: UserId): string {
-  return `${String(devId).padStart(6, '0')}${userId}`;
-}
-
 /** The inverse of sipUser; undefined for anything else (CppComet read `%6d` then up to 9 digits). */
 export function parseSipUser(user: string): SipIdentity | undefined {
   const match = /^(\d{6})([1-9]\d{0,8})$/.exec(user);

@@ -5,10 +5,10 @@
 import type { Logger } from 'pino';
 import type { MediaEngine } from '../conference/media.js';
 import type { ConferenceModel } from '../conference/model.js';
-import type { DevId, UserId } from '../domain.js';
+import { CLOSE_KEY_REVOKED, sipUser, type DevId, type UserId } from '../domain.js';
 import type { HttpServer } from '../http/server.js';
 import type { Dialplan } from '../../dialplan/index.js';
-import { SipAuthenticator, sipUser, type SipIdentity } from './auth.js';
+import { SipAuthenticator, type SipIdentity } from './auth.js';
 import { ConferenceCalls } from './calls.js';
 import { ALLOWED_METHODS, CAPABILITY_HEADERS, REFUSED_METHODS, SERVER_HEADER } from './capabilities.js';
 import { DigestAuthenticator } from './digest.js';
@@ -34,9 +34,6 @@ export interface SipServerOptions {
 
 /** JsSIP retries a dropped socket after 2 s, then backs off towards 30 s: its first attempts fit in. */
 const RECONNECT_GRACE_MS = 30_000;
-
-/** The close code of a socket whose user's key was revoked, as on the comet WebSocket. */
-const CLOSE_KEY_REVOKED = 4001;
 
 export class SipServer {
   private readonly registrar = new Registrar({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindingsPerUser: 16 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseSipUser, sipUser } from '../../src/sip/auth.js';
+import { sipUser } from '../../src/domain.js';
+import { parseSipUser } from '../../src/sip/auth.js';
 import { DigestAuthenticator, digestResponse, parseDigestCredentials, type DigestCredentials } from '../../src/sip/digest.js';
 import { parseAuthParams } from '../../src/sip/headers.js';
 
