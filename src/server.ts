@@ -27,7 +27,6 @@ export interface RunningServer {
   httpPort: number;
   model: ConferenceModel;
   metrics: Metrics;
-  gateway: CometGateway;
   sip: SipServer;
   /** The mixer, unless another media engine was given. */
   mixer: Mixer | undefined;
@@ -175,7 +174,6 @@ export async function startServer(
     httpPort,
     model,
     metrics,
-    gateway,
     sip,
     mixer,
     async close() {

@@ -76,7 +76,6 @@ export class CometServerApi {
   private realUserKey = '';
   private logLevel = 0;
   /** Marks the answers meant for this tab (CppComet's custom_id). */
-  private readonly customId = randomString(10);
   private readonly tabUuid = randomString(32);
 
   /** Connects (again, with these options merged in); `callback` runs once the socket is open. */
@@ -317,10 +316,10 @@ export class CometServerApi {
     this.authorized = value;
   }
 
-  /** A subscription() callback: answers marked for another tab are not for it. */
+  /** A subscription() callback: answers carry a marker, and are for the request that set it. */
   private listen(name: string, callback: CometCallback): string {
     const sigId = this.connectSignal(name, (event) => {
-      if (event?.server_info.marker === undefined || event.server_info.marker === this.customId) callback(event!);
+      if (event?.server_info.marker === undefined) callback(event!);
     });
     this.subscribed.push(sigId);
     return sigId;

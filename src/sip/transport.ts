@@ -69,10 +69,6 @@ class WebSocketFlow implements Flow {
     this.ws.close(code, reason);
   }
 
-  terminate(): void {
-    this.ws.terminate();
-  }
-
   /** Counts a malformed frame; false once there have been too many lately. */
   tolerateMalformed(now: number): boolean {
     if (now - this.malformedWindowStart > MALFORMED_WINDOW_MS) {
