@@ -1,5 +1,5 @@
 import { MAX_MESSAGE_BYTES } from '../src/messaging/frames.js';
-import { MAX_NAME_LENGTH, NAME_CHARACTERS, nameProblem, pipeNameProblem } from '../src/messaging/names.js';
+import { nameProblem, pipeNameProblem } from '../src/messaging/names.js';
 import { CometQLError, ErrorCode } from './errors.js';
 import type { SqlValue } from './statements.js';
 
@@ -43,9 +43,14 @@ export function toText(value: SqlValue): string {
 /** A room name: 1-64 characters of A-Za-z0-9_- (CppComet's rule for channel names). */
 export function toName(value: SqlValue, field: string): string {
   const text = toText(value);
-  if (text.length === 0) throw CometQLError.required(field);
-  if (text.length > MAX_NAME_LENGTH) throw new CometQLError(ErrorCode.overflow, `The ${field} field is too long`);
-  if (!NAME_CHARACTERS.test(text)) throw CometQLError.invalid(`The ${field} field can contain only the characters A-Za-z0-9_-`);
+  switch (nameProblem(text, 1)) {
+    case 'too-short':
+      throw CometQLError.required(field);
+    case 'too-long':
+      throw new CometQLError(ErrorCode.overflow, `The ${field} field is too long`);
+    case 'characters':
+      throw CometQLError.invalid(`The ${field} field can contain only the characters A-Za-z0-9_-`);
+  }
   return text;
 }
 

@@ -1,6 +1,4 @@
-import { isValidPipeName } from '../../src/messaging/names.js';
-import { namesOf } from '../values.js';
-import { keyValues, type Row, type Table } from './table.js';
+import { pipeNamesOf, type Row, type Table } from './table.js';
 
 /** `pipes (name, users)`, read-only: how many sockets are subscribed to each pipe named (0 if none). */
 export const pipes: Table = {
@@ -12,7 +10,7 @@ export const pipes: Table = {
   requiredKeys: { select: ['name'] },
 
   async rows({ devId, messaging }, where) {
-    const names = new Set(namesOf(keyValues(where, 'name'))!.filter(isValidPipeName));
+    const names = new Set(pipeNamesOf(where)!);
     return [...names].map((name): Row => ({ name, users: messaging.pipes.subscribers(devId, name).size }));
   },
 };

@@ -1,6 +1,5 @@
-import { isValidPipeName } from '../../src/messaging/names.js';
-import { namesOf, requireValue, toEventName, toMessage, toPipeName } from '../values.js';
-import { keyValues, removeEach, type Row, type Table } from './table.js';
+import { requireValue, toEventName, toMessage, toPipeName } from '../values.js';
+import { pipeNamesOf, removeEach, type Row, type Table } from './table.js';
 
 /**
  * `pipes_messages (id, time, name, index, event, message, user_id)`: INSERT broadcasts to the pipe's
@@ -23,7 +22,7 @@ export const pipesMessages: Table = {
 
   async rows({ devId, messaging }, where) {
     // Without a name (a DELETE by id), every pipe's history is searched.
-    const pipes = namesOf(keyValues(where, 'name'))?.filter(isValidPipeName);
+    const pipes = pipeNamesOf(where);
     const messages = await messaging.store.findPipeMessages(devId, pipes);
     return messages.map(
       (message, index): Row => ({

@@ -1,8 +1,7 @@
 import { historyLength } from '../../src/messaging/history.js';
-import { isValidPipeName } from '../../src/messaging/names.js';
 import type { SqlValue } from '../statements.js';
-import { namesOf, requireValue, toId, toPipeName } from '../values.js';
-import { keyValues, removeEach, updateColumn, type Row, type Table } from './table.js';
+import { requireValue, toId, toPipeName } from '../values.js';
+import { pipeNamesOf, removeEach, updateColumn, type Row, type Table } from './table.js';
 
 const toLength = (value: SqlValue): number => historyLength(toId(value, 'length'));
 
@@ -19,7 +18,7 @@ export const pipesSettings: Table = {
   requiredKeys: { select: ['name'], delete: ['name'], update: ['name'] },
 
   async rows({ devId, messaging }, where) {
-    const names = namesOf(keyValues(where, 'name'))!.filter(isValidPipeName);
+    const names = pipeNamesOf(where)!;
     const lengths = await messaging.store.pipeLengths.find(devId, names);
     return [...lengths].map(([name, length]): Row => ({ name, length }));
   },

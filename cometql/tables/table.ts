@@ -1,9 +1,10 @@
-import type { DevId } from '../../src/domain.js';
+import type { DevId, PipeName } from '../../src/domain.js';
 import type { ConferenceModel } from '../../src/conference/model.js';
 import type { Messaging } from '../../src/messaging/messaging.js';
 import { CometQLError, ErrorCode } from '../errors.js';
 import type { Condition, SqlValue } from '../statements.js';
-import { requireValue } from '../values.js';
+import { isValidPipeName } from '../../src/messaging/names.js';
+import { namesOf, requireValue } from '../values.js';
 
 /** How a column's values are checked and shown (`DESCRIBE` shows sqlType). */
 export type ColumnType = 'int' | 'text';
@@ -57,6 +58,11 @@ export interface Table {
 /** The values a WHERE gives for a column (`=` or `IN`), or undefined if it does not constrain it. */
 export function keyValues(where: readonly Condition[], column: string): SqlValue[] | undefined {
   return where.find((condition) => condition.column === column)?.values;
+}
+
+/** The pipe names a WHERE asks for (`name`), those that could be pipes at all; undefined: no condition. */
+export function pipeNamesOf(where: readonly Condition[]): PipeName[] | undefined {
+  return namesOf(keyValues(where, 'name'))?.filter(isValidPipeName);
 }
 
 /**

@@ -1,6 +1,4 @@
-import { isValidPipeName } from '../../src/messaging/names.js';
-import { namesOf } from '../values.js';
-import { keyValues, type Row, type Table } from './table.js';
+import { pipeNamesOf, type Row, type Table } from './table.js';
 
 /**
  * `users_in_pipes (name, user_id, user_uuid, user_agent, ip, origin, language)`, read-only: one row per
@@ -20,7 +18,7 @@ export const usersInPipes: Table = {
   requiredKeys: { select: ['name'] },
 
   async rows({ devId, messaging }, where) {
-    const names = new Set(namesOf(keyValues(where, 'name'))!.filter(isValidPipeName));
+    const names = new Set(pipeNamesOf(where)!);
     return [...names].flatMap((name) =>
       [...messaging.pipes.subscribers(devId, name)].map(
         (client): Row => ({
