@@ -12,6 +12,7 @@ import {
   isSslRequest,
   newScramble,
   parseHandshakeResponse,
+  SCRAMBLE_LENGTH,
   type HandshakeResponse,
   type NativePasswordVerifier,
 } from './handshake.js';
@@ -178,7 +179,7 @@ export class CometQLConnection {
     const login = this.pendingLogin!;
     const devId = this.devIdOf(login.user);
     if (devId === undefined) return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Invalid dev_id value'));
-    if (authResponse.length !== 20) {
+    if (authResponse.length !== SCRAMBLE_LENGTH) {
       return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Authentication failure, authDataLen!=20'));
     }
     if (!this.options.verifier.verify(this.scramble, authResponse)) {

@@ -5,6 +5,7 @@ import { CometQLError, ErrorCode } from './errors.js';
 import type { Condition, Limit, SelectExpression, SqlValue, Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
 import type { Column, KeyRequirement, Row, Table, TableContext } from './tables/table.js';
+import { DATABASE_NAME } from './wire.js';
 
 /** The state of one CometQL connection that statements read and change. */
 export interface Session {
@@ -35,7 +36,6 @@ export interface ServerFacts {
 
 type TableStatement = Extract<Statement, { kind: 'select' | 'insert' | 'delete' | 'update' }>;
 
-export const DATABASE_NAME = 'CometQL_v1';
 const OK: Result = { kind: 'ok', affectedRows: 0, insertId: 0 };
 
 /**

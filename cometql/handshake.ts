@@ -1,9 +1,8 @@
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
-import { Capability, PayloadCursor, ServerStatus } from './wire.js';
+import { Capability, PayloadCursor, ServerStatus, UTF8MB4_GENERAL_CI } from './wire.js';
 
 export const AUTH_PLUGIN = 'mysql_native_password';
-const SCRAMBLE_LENGTH = 20;
-const UTF8MB4_GENERAL_CI = 45;
+export const SCRAMBLE_LENGTH = 20;
 
 /**
  * What we advertise. No SSL (we have no TLS; CppComet advertised it and broke SSL-preferring clients),

@@ -149,7 +149,9 @@ export function lengthEncodedString(value: string | Buffer): Buffer {
 
 const NULL_VALUE = Buffer.from([0xfb]);
 /** utf8mb4: with utf8 (33, three bytes) mysql2 decodes the text as CESU-8 and mangles emoji. */
-const UTF8MB4_GENERAL_CI = 45;
+export const UTF8MB4_GENERAL_CI = 45;
+/** The one database CometQL has (CppComet's name); columns of its tables say they are in it. */
+export const DATABASE_NAME = 'CometQL_v1';
 const MYSQL_TYPE_VAR_STRING = 0xfd;
 
 /** Reads what the client sent: NUL-terminated and length-prefixed fields, with bounds checks. */
@@ -298,7 +300,7 @@ function encodeColumnDefinition(name: string, table: string): Buffer {
   fixed[10] = 0;
   return Buffer.concat([
     lengthEncodedString('def'),
-    lengthEncodedString(table ? 'CometQL_v1' : ''),
+    lengthEncodedString(table ? DATABASE_NAME : ''),
     lengthEncodedString(table),
     lengthEncodedString(table),
     lengthEncodedString(name),
