@@ -2,6 +2,7 @@ import mysqlParser from 'node-sql-parser/build/mysql.js';
 import { CometQLError } from './errors.js';
 import { isKeyword, syntaxError, tokenize, type Token } from './lexer.js';
 import type { Condition, Limit, OrderBy, SelectExpression, SqlValue, Statement } from './statements.js';
+import { TABLES } from './tables/index.js';
 
 /**
  * Turns query text into statements. SELECT/INSERT/REPLACE/DELETE/UPDATE go through node-sql-parser, cached
@@ -14,14 +15,11 @@ export function parseQuery(sql: string): Statement[] {
 }
 
 /**
- * Column names of CometQL tables. Quoted in the shape given to node-sql-parser, since some of them
- * (`index`, `time`, `data`) are MySQL keywords that CppComet accepted unquoted.
+ * Column names of CometQL tables, read from the tables themselves. Quoted in the shape given to
+ * node-sql-parser, since some of them (`index`, `time`, `data`) are MySQL keywords that CppComet accepted
+ * unquoted.
  */
-const COLUMN_NAMES = new Set([
-  'id', 'hash', 'name', 'user_id', 'caller_id', 'message', 'profile', 'stream', 'node', 'join_time', 'last_talking',
-  'audio', 'video', 'deaf', 'talking', 'layout', 'watch', 'viewer', 'index', 'event', 'time', 'data', 'length',
-  'users', 'user_uuid', 'user_agent', 'ip', 'origin', 'language', 'token',
-]);
+const COLUMN_NAMES = new Set([...TABLES.values()].flatMap((table) => table.columns.map((column) => column.name)));
 
 const UNSUPPORTED_COMMANDS = new Set([
   'CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'RENAME', 'GRANT', 'REVOKE', 'LOCK', 'UNLOCK', 'CALL', 'LOAD', 'HANDLER',
