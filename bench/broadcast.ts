@@ -5,13 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BoxSplitter, parseFragment, parseInit, type TrackInfo } from '../mixer/fmp4.js';
-import { processCpuSeconds } from '../src/procStat.js';
 import { Nginx } from '../test/helpers/nginx.js';
-import { freePort, startTestServer, type TestServer } from '../test/helpers/server.js';
+import { freePort, startMediaServer, type TestServer } from '../test/helpers/server.js';
 import { BrowserFleet, sleep } from '../test/mixer/harness.js';
 import { rgbName } from '../test/mixer/signals.js';
 import { ViewerPage } from '../test/mixer/viewerPage.js';
-import { percentile, printTable, writeResult } from './lib.js';
+import { percentile, printTable, serverCpuSeconds, writeResult } from './lib.js';
 
 /**
  * Glass-to-glass latency of a broadcast for a viewer, and the CPU a broadcast adds. Member 1's camera flips
@@ -153,24 +152,12 @@ function profiles(nginx: Nginx): string {
   return file;
 }
 
-/** CPU seconds of this process (the server) and of the server's FFmpeg children, now. */
-function serverCpu(server: TestServer): Map<number | 'node', number> {
-  const usage = process.cpuUsage();
-  const sample = new Map<number | 'node', number>([['node', (usage.user + usage.system) / 1e6]]);
-  for (const pids of server.mixer!.ffmpegPids().values()) {
-    for (const pid of [...pids.encoders, ...pids.decoders]) sample.set(pid, processCpuSeconds(pid) ?? 0);
-  }
-  return sample;
-}
-
+/** The server's CPU per second of wall time over the next `seconds`. */
 async function cpuPerSecond(server: TestServer, seconds: number): Promise<number> {
-  const before = serverCpu(server);
+  const before = serverCpuSeconds(server.mixer!);
   const startedAt = performance.now();
   await sleep(seconds * 1000);
-  const after = serverCpu(server);
-  let used = 0;
-  for (const [key, cpu] of after) used += cpu - (before.get(key) ?? 0);
-  return used / ((performance.now() - startedAt) / 1000);
+  return (serverCpuSeconds(server.mixer!) - before) / ((performance.now() - startedAt) / 1000);
 }
 
 /** One room with two members; member 1's camera flips. */
@@ -232,12 +219,8 @@ async function measure(fleet: BrowserFleet, watchers: { reader: () => Promise<Fl
 export async function benchBroadcast(): Promise<unknown> {
   const nginx = Nginx.forTests(dir, await freePort(), { httpPort: await freePort() });
   await nginx.start();
-  const server = await startTestServer({
-    COMET_CONFERENCE_PROFILES: profiles(nginx),
-    COMET_BROADCAST_DATA_DIR: join(dir, 'data'),
-    COMET_MEDIA_ADDRESSES: '127.0.0.1',
-    COMET_MEDIA_ADDRESSES_ONLY: 'true',
-  });
+  const server = await startMediaServer(profiles(nginx), join(dir, 'data'));
+
   const fleet = new BrowserFleet(0, CANVAS, FPS);
   try {
     // The conference alone, then the same conference broadcast: the difference is what a broadcast costs.

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync, mkdirSync } from 'node:fs';
+import type { Mixer } from '../mixer/mixer.js';
 import { processCpuSeconds } from '../src/procStat.js';
 
 export { freePort } from '../test/helpers/server.js';
@@ -67,4 +68,13 @@ export function printTable(header: string[], rows: (string | number)[][]): void 
     console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
     if (index === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
+}
+
+/**
+ * CPU seconds used so far by this process (the server's Node) and by the mixer's FFmpeg children, as the
+ * mixer accounts them per room: the difference of two samples is what the server used between them.
+ */
+export function serverCpuSeconds(mixer: Mixer): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6 + [...mixer.cpuSecondsByRoom().values()].reduce((sum, cpu) => sum + cpu, 0);
 }

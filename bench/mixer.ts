@@ -9,7 +9,7 @@ import { processCpuSeconds } from '../src/procStat.js';
 import { BrowserFleet, eventually, newMixerWorld, sleep, type JoinOptions, type MixerWorld } from '../test/mixer/harness.js';
 import { PALETTE } from '../test/mixer/signals.js';
 import { clipFile, toneFile } from '../test/mixer/sources.js';
-import { percentile, printTable, writeResult } from './lib.js';
+import { percentile, printTable, serverCpuSeconds, writeResult } from './lib.js';
 
 /**
  * The mixer on this machine: werift test members on loopback (a child process, replaying pre-encoded
@@ -87,23 +87,6 @@ function profilesFile(profile: Profile): string {
       `bitrate = ${profile.videoBitrateKbps}\nlayout = ${profile.layout}\nmax_members = ${profile.maxMembers}\nopen = true\n`,
   );
   return file;
-}
-
-/** CPU seconds of this process (the server's Node) plus the mixer's FFmpeg children, sampled now. */
-function serverCpu(world: MixerWorld): { node: number; ffmpeg: Map<number, number> } {
-  const usage = process.cpuUsage();
-  const ffmpeg = new Map<number, number>();
-  for (const pids of world.mixer.ffmpegPids().values()) {
-    for (const pid of [...pids.encoders, ...pids.decoders]) ffmpeg.set(pid, processCpuSeconds(pid) ?? 0);
-  }
-  return { node: (usage.user + usage.system) / 1e6, ffmpeg };
-}
-
-function cpuBetween(before: ReturnType<typeof serverCpu>, after: ReturnType<typeof serverCpu>): number {
-  let ffmpeg = 0;
-  // A process present at both samples counts its difference; one started between them counts all it used.
-  for (const [pid, cpu] of after.ffmpeg) ffmpeg += cpu - (before.ffmpeg.get(pid) ?? 0);
-  return after.node - before.node + ffmpeg;
 }
 
 const memberOf = (userId: number): Member => ({
@@ -241,12 +224,12 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     }
     await sleep(WARMUP_SECONDS * 1000);
     const statsBefore = world.mixer.stats();
-    const cpuBefore = serverCpu(world);
+    const cpuBefore = serverCpuSeconds(world.mixer);
     const from = Date.now();
     const startedAt = performance.now();
     await sleep(MEASURE_SECONDS * 1000);
     const elapsed = (performance.now() - startedAt) / 1000;
-    const cpu = cpuBetween(cpuBefore, serverCpu(world)) / elapsed;
+    const cpu = (serverCpuSeconds(world.mixer) - cpuBefore) / elapsed;
     const to = Date.now();
     const statsAfter = world.mixer.stats();
     if (statsAfter.members !== scenario.members) console.error(`  ${scenario.name}: only ${statsAfter.members} of ${scenario.members} members kept their media`);
