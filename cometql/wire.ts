@@ -119,23 +119,27 @@ export class PacketReader {
 }
 
 export function lengthEncodedInteger(value: number): Buffer {
-  if (value < 251) return Buffer.from([value]);
+  const out = Buffer.alloc(lengthEncodedIntegerSize(value));
+  writeLengthEncodedInteger(out, 0, value);
+  return out;
+}
+
+/** Writes `value` length-encoded at `offset`; returns the offset after it. */
+function writeLengthEncodedInteger(out: Buffer, offset: number, value: number): number {
+  if (value < 251) {
+    out[offset] = value;
+    return offset + 1;
+  }
   if (value < 0x1_00_00) {
-    const out = Buffer.alloc(3);
-    out[0] = 0xfc;
-    out.writeUInt16LE(value, 1);
-    return out;
+    out[offset] = 0xfc;
+    return out.writeUInt16LE(value, offset + 1);
   }
   if (value < 0x1_00_00_00) {
-    const out = Buffer.alloc(4);
-    out[0] = 0xfd;
-    out.writeUIntLE(value, 1, 3);
-    return out;
+    out[offset] = 0xfd;
+    return out.writeUIntLE(value, offset + 1, 3);
   }
-  const out = Buffer.alloc(9);
-  out[0] = 0xfe;
-  out.writeBigUInt64LE(BigInt(value), 1);
-  return out;
+  out[offset] = 0xfe;
+  return out.writeBigUInt64LE(BigInt(value), offset + 1);
 }
 
 function lengthEncodedIntegerSize(value: number): number {
@@ -265,7 +269,7 @@ export class ReplyWriter {
         out[offset++] = 0xfb;
         return;
       }
-      offset += lengthEncodedInteger(length).copy(out, offset);
+      offset = writeLengthEncodedInteger(out, offset, length);
       offset += out.write(value, offset, 'utf8');
     });
     this.chunks.push(out);
