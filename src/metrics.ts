@@ -190,8 +190,14 @@ export class Metrics {
   /** Media figures, read from the mixer when scraped. */
   watchMixer(mixer: Mixer): void {
     const registers = [this.registry];
+    // One look at the mixer per scrape, however many gauges show it.
+    let scraped: MixerStats | undefined;
+    const stats = (): MixerStats => {
+      if (!scraped) setImmediate(() => (scraped = undefined));
+      return (scraped ??= mixer.stats());
+    };
     const stat = (name: string, help: string, pick: (stats: MixerStats) => number): void => {
-      new Gauge({ name, help, registers, collect() { this.set(pick(mixer.stats())); } });
+      new Gauge({ name, help, registers, collect() { this.set(pick(stats())); } });
     };
     stat('cometmcu_media_rooms', 'Conferences with media running', (s) => s.rooms);
     stat('cometmcu_media_members', 'Members with a WebRTC leg', (s) => s.members);
