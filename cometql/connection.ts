@@ -104,10 +104,6 @@ export class CometQLConnection {
     this.write(new ReplyWriter(0).packet(greeting(connectionId, options.serverVersion, this.scramble)));
   }
 
-  get devId(): number {
-    return this.session.devId;
-  }
-
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';

@@ -1,13 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Logger } from 'pino';
 import { CometQLConnection, type ConnectionOptions } from './connection.js';
 import { ErrorCode } from './errors.js';
 import { ReplyWriter } from './wire.js';
 import { listenOn } from '../src/net.js';
 
-export interface CometQLServerOptions extends Omit<ConnectionOptions, 'log'> {
+export interface CometQLServerOptions extends ConnectionOptions {
   maxConnections: number;
-  log: Logger;
   onConnectionCountChange(count: number): void;
 }
 
@@ -44,7 +42,7 @@ export class CometQLServer {
     }
     const id = this.nextConnectionId;
     this.nextConnectionId = (this.nextConnectionId % 0xffff_fffe) + 1;
-    const connection = new CometQLConnection(socket, id, { ...this.options, log: this.options.log });
+    const connection = new CometQLConnection(socket, id, this.options);
     this.connections.add(connection);
     this.options.onConnectionCountChange(this.connections.size);
     socket.once('close', () => {
