@@ -106,8 +106,9 @@ export class BrowserCommands {
     }
     checkPipe(pipe, NOT_SENT);
     const event = eventField || 'undefined'; // CppComet's name for a missing event
-    if (nameProblem(event, 1) === 'too-long') throw new Refusal('Invalid event name length', NOT_SENT);
-    if (nameProblem(event, 1)) throw new Refusal('The event name can only contain characters A-Za-z0-9_-', NOT_SENT);
+    const eventProblem = nameProblem(event, 1);
+    if (eventProblem === 'too-long') throw new Refusal('Invalid event name length', NOT_SENT);
+    if (eventProblem) throw new Refusal('The event name can only contain characters A-Za-z0-9_-', NOT_SENT);
     if (authType.length !== 1) throw new Refusal('Invalid value auth_type', NOT_SENT);
 
     const sender = { client: socket, userId: hidden ? 0 : socket.userId };
@@ -120,9 +121,7 @@ export class BrowserCommands {
    * marker in them: CometServerApi hands marked frames to no pipe subscriber but the one whose id it is.
    */
   private async pipeLog(socket: CometSocket, args: string): Promise<void> {
-    const [pipe = '', marker = ''] = args.split('\n');
-    checkPipe(pipe, NOT_SENT);
-    checkMarker(marker);
+    const { pipe } = pipeAndMarker(args, NOT_SENT);
     if (isPrivatePipe(pipe) && socket.userId === 0) throw new Refusal('[pipe_log] private_ channels are for authorized users only', NOT_SENT);
     for (const message of await this.messaging.store.findPipeMessages(socket.devId, [pipe])) {
       socket.reply({
@@ -139,9 +138,7 @@ export class BrowserCommands {
 
   /** `pipe_count\n<pipe>\n<marker>`: how many sockets a web_ or track_ pipe has. */
   private pipeCount(socket: CometSocket, args: string): void {
-    const [pipe = '', marker = ''] = args.split('\n');
-    checkPipe(pipe, NOT_SENT);
-    checkMarker(marker);
+    const { pipe, marker } = pipeAndMarker(args, NOT_SENT);
     if (!isWebPipe(pipe) && !isTrackPipe(pipe)) {
       throw new Refusal('[pipe_count] Invalid channel name. The channel should start with web_ or track_', NOT_SENT);
     }
@@ -151,9 +148,7 @@ export class BrowserCommands {
 
   /** `track_pipe_users\n<pipe>\n<marker>`: who is subscribed to a track_ pipe, as {user_id, uuid}. */
   private trackPipeUsers(socket: CometSocket, args: string): void {
-    const [pipe = '', marker = ''] = args.split('\n');
-    checkPipe(pipe, { user_id: -1 });
-    checkMarker(marker);
+    const { pipe, marker } = pipeAndMarker(args, { user_id: -1 });
     if (!isTrackPipe(pipe)) {
       throw new Refusal('[track_pipe_users] Invalid channel name. The channel should start with track_', { user_id: -1 });
     }
@@ -213,6 +208,14 @@ function checkPipe(pipe: PipeName, details: Record<string, unknown>): void {
 
 function checkMarker(marker: string): void {
   if (marker !== '' && nameProblem(marker, 1)) throw new Refusal('Invalid marker value.');
+}
+
+/** `<pipe>\n<marker>`, both checked: the arguments of the pipe queries. */
+function pipeAndMarker(args: string, details: Record<string, unknown>): { pipe: PipeName; marker: string } {
+  const [pipe = '', marker = ''] = args.split('\n');
+  checkPipe(pipe, details);
+  checkMarker(marker);
+  return { pipe, marker };
 }
 
 function parseUserId(text: string, details: Record<string, unknown>): number {
