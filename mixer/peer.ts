@@ -6,6 +6,7 @@ import {
   usePLI,
   useREMB,
   type RTCRtpTransceiver,
+  type RtpPacket,
 } from 'werift';
 import { MediaError } from '../src/conference/media.js';
 import type { VideoCodec } from '../src/domain.js';
@@ -106,11 +107,7 @@ export async function answerOffer(
         const codec = videoTransceiver?.codecs.find((c) => c.payloadType === rtp.header.payloadType);
         const name = codec && codecOf(codec.mimeType);
         if (!name) return;
-        const { header } = rtp;
-        handlers.onVideo(
-          { marker: header.marker, payloadType: header.payloadType, sequence: header.sequenceNumber, timestamp: header.timestamp, ssrc: header.ssrc, payload: rtp.payload },
-          name,
-        );
+        handlers.onVideo(rtpFieldsOf(rtp), name);
       });
     });
     await withTimeout(pc.setRemoteDescription({ type: 'offer', sdp: offer }), NEGOTIATION_TIMEOUT_MS);
@@ -179,4 +176,9 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
       }
     });
   });
+}
+
+/** The fields of a packet werift received, as the mixer's RTP code reads them. */
+export function rtpFieldsOf({ header, payload }: RtpPacket): RtpFields {
+  return { marker: header.marker, payloadType: header.payloadType, sequence: header.sequenceNumber, timestamp: header.timestamp, ssrc: header.ssrc, payload };
 }

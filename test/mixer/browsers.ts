@@ -11,6 +11,7 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, us
 import { VideoDecoder } from '../../mixer/decoder.js';
 import type { Picture } from '../../mixer/frames.js';
 import { tileRects } from '../../mixer/layout.js';
+import { rtpFieldsOf } from '../../mixer/peer.js';
 import { H264Depacketizer, Vp8Depacketizer } from '../../mixer/rtp/depacketizer.js';
 import { ReorderBuffer } from '../../mixer/rtp/reorder.js';
 import type { CanvasSize, LayoutName, VideoCodec } from '../../src/domain.js';
@@ -128,7 +129,7 @@ class Browser {
           const mime = video.codecs.find((c) => c.payloadType === rtp.header.payloadType)?.mimeType.toLowerCase();
           reorder = this.startDecoding(mime === 'video/h264' ? 'H264' : 'VP8', () => void video.receiver.sendRtcpPLI(track.ssrc ?? 0));
         }
-        reorder.push({ marker: rtp.header.marker, payloadType: rtp.header.payloadType, sequence: rtp.header.sequenceNumber, timestamp: rtp.header.timestamp, ssrc: rtp.header.ssrc, payload: rtp.payload });
+        reorder.push(rtpFieldsOf(rtp));
       });
     });
     await this.pc.setLocalDescription(await this.pc.createOffer());
