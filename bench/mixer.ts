@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tileRects } from '../mixer/layout.js';
+import { videoEncodeArgs } from '../mixer/pipeline.js';
 import { viewFor } from '../mixer/views.js';
 import { DEFAULT_CONTROLS, type CanvasSize, type LayoutName, type Member, type Profile, type VideoCodec } from '../src/domain.js';
 import { processCpuSeconds } from '../src/procStat.js';
@@ -148,12 +149,8 @@ async function bareFfmpeg(scenario: Scenario, profile: Profile): Promise<number 
         base = out;
       });
       filters.push(`${base}format=yuv420p[out${v}]`);
-      const gop = String(scenario.fps * 2);
-      const codec =
-        scenario.codec === 'VP8'
-          ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '-16', '-lag-in-frames', '0', '-error-resilient', '1']
-          : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-bf', '0'];
-      outputs.push('-map', `[out${v}]`, ...codec, '-threads', '1', '-g', gop, '-b:v', '1500k', '-f', 'null', '-');
+      // The very encoding the server does, to a null output.
+      outputs.push('-map', `[out${v}]`, ...videoEncodeArgs(profile), '-f', 'null', '-');
     });
   }
   const child = spawn('ffmpeg', [...args, '-filter_complex', filters.join(';'), ...outputs], { stdio: ['ignore', 'ignore', 'pipe'] });

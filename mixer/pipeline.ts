@@ -29,15 +29,20 @@ export function canvasInputArgs(view: View): string[] {
   return ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${view.canvas.width}x${view.canvas.height}`, '-r', String(view.fps), '-i', 'pipe:0'];
 }
 
-function encoderArgs(view: View, port: number): string[] {
+/** How a view's canvas is encoded for WebRTC (also what the mixer benchmark's bare FFmpeg does). */
+export function videoEncodeArgs(view: Pick<View, 'codec' | 'fps' | 'videoBitrateKbps'>): string[] {
   const gop = String(view.fps * 2);
   const codec =
     view.codec === 'VP8'
       ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '-16', '-lag-in-frames', '0', '-error-resilient', '1']
       : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1', '-bf', '0', '-x264-params', 'repeat-headers=1'];
+  return [...codec, '-threads', '1', '-g', gop, '-keyint_min', gop, '-b:v', `${view.videoBitrateKbps}k`];
+}
+
+function encoderArgs(view: View, port: number): string[] {
   return [
     ...canvasInputArgs(view),
-    ...codec, '-threads', '1', '-g', gop, '-keyint_min', gop, '-b:v', `${view.videoBitrateKbps}k`, '-pix_fmt', 'yuv420p',
+    ...videoEncodeArgs(view), '-pix_fmt', 'yuv420p',
     '-f', 'rtp', '-payload_type', String(PAYLOAD_TYPE), '-ssrc', String(OUTPUT_SSRC),
     `rtp://127.0.0.1:${port}?pkt_size=1200&rtcpport=${port}`,
   ];
