@@ -20,3 +20,30 @@ export function createLogger(level: LogLevel): Logger {
     pino.destination({ dest: 1, sync: true }),
   );
 }
+
+/**
+ * A warning that hostile input can repeat at will (a flooding socket, garbage datagrams) is logged at most
+ * once per `intervalMs` per kind; the next line says how many were left out. Never one line per packet.
+ */
+export class SampledLog {
+  private readonly kinds = new Map<string, { loggedAt: number; suppressed: number }>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  warn(kind: string, fields: Record<string, unknown>, message: string): void {
+    const now = this.now();
+    const seen = this.kinds.get(kind);
+    if (seen && now - seen.loggedAt < this.intervalMs) {
+      seen.suppressed++;
+      return;
+    }
+    this.log.warn({ ...fields, ...(seen?.suppressed ? { suppressed: seen.suppressed } : {}) }, message);
+    this.kinds.set(kind, { loggedAt: now, suppressed: 0 });
+    // Kinds are few (one per reason); the cap only guards against a caller that puts a client's value in one.
+    if (this.kinds.size > 1000) this.kinds.clear();
+  }
+}
