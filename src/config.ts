@@ -53,6 +53,8 @@ const SCHEMA = {
     port: integer(3300, 0, 65_535),
     max_connections: integer(1000, 1, 1_000_000),
     max_query_size: integer(1_048_576, 1024, 16 * 1024 * 1024),
+    /** Values one statement may list: IN (…) entries, rows of an INSERT. */
+    max_list_values: integer(10_000, 10, 1_000_000),
   },
   ws: {
     ip: text('0.0.0.0'),
@@ -67,6 +69,9 @@ const SCHEMA = {
     reconnect_grace: integer(30, 1, 3600),
     realm: text(''),
     nonce_lifetime: integer(300, 10, 86_400),
+    /** SIP WebSockets one user may hold registered, and registrations (contacts) one user may have. */
+    max_sockets_per_user: integer(8, 1, 1000),
+    max_registrations_per_user: integer(8, 1, 1000),
   },
   media: {
     addresses: text(''),
@@ -76,6 +81,8 @@ const SCHEMA = {
     ice_servers: text(''),
     ice_username: text(''),
     ice_credential: text(''),
+    /** Seconds without a packet from a member before their leg is ended. */
+    media_timeout: integer(20, 2, 3600),
   },
   broadcast: {
     data_dir: text('../data'),
@@ -83,6 +90,18 @@ const SCHEMA = {
     window: integer(6, 3, 60),
     /** CA certificates an rtmps:// server's certificate is checked against; empty: the system's. */
     rtmps_ca_file: text(''),
+    /** Seconds an ended room's HLS/DASH files stay served (with ENDLIST) before they are removed. */
+    keep_after_end: integer(300, 0, 7 * 86_400),
+    /** Key of the signed viewer tokens of private broadcasts; empty: a random one per start. */
+    token_secret: text(''),
+    /** Seconds a private broadcast's viewer token is valid. */
+    token_ttl: integer(3600, 10, 30 * 86_400),
+  },
+  http: {
+    /** Bearer token /metrics requires; empty: /metrics answers loopback clients only. */
+    metrics_token: text(''),
+    /** Label room gauges by room (tenant and room names); off by default, they are other tenants' data. */
+    metrics_rooms: oneOf<'true' | 'false'>('false', ['true', 'false']),
   },
   conference: {
     profiles: text('profiles.ini'),
