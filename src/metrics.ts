@@ -114,6 +114,8 @@ export class Metrics {
   readonly cometConnections: Gauge;
   readonly queries: Counter<'table' | 'kind'>;
   readonly errors: Counter<'code'>;
+  /** Failed logins of every front end (`front`: cometql, sip, comet), refused-while-throttled attempts included. */
+  readonly loginFailures: Counter<'front'>;
   /** The store's counts, for /metrics and /info. */
   readonly storeCounts: StoreCountsOnce;
   private readonly queryRate = new RateWindow(11);
@@ -131,6 +133,12 @@ export class Metrics {
       registers,
     });
     this.errors = new Counter({ name: 'cometql_errors_total', help: 'CometQL errors sent, by code', labelNames: ['code'], registers });
+    this.loginFailures = new Counter({
+      name: 'cometmcu_login_failures_total',
+      help: 'Failed logins, by front end: wrong credentials and attempts refused while throttled',
+      labelNames: ['front'],
+      registers,
+    });
     const rate = this.queryRate;
     new Gauge({
       name: 'cometql_queries_per_second',
