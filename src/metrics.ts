@@ -116,6 +116,8 @@ export class Metrics {
   readonly errors: Counter<'code'>;
   /** Failed logins of every front end (`front`: cometql, sip, comet), refused-while-throttled attempts included. */
   readonly loginFailures: Counter<'front'>;
+  /** Pipe messages dropped, oldest first, for browsers that read too slowly. */
+  readonly messagesDropped: Counter;
   /** The store's counts, for /metrics and /info. */
   readonly storeCounts: StoreCountsOnce;
   private readonly queryRate = new RateWindow(11);
@@ -137,6 +139,11 @@ export class Metrics {
       name: 'cometmcu_login_failures_total',
       help: 'Failed logins, by front end: wrong credentials and attempts refused while throttled',
       labelNames: ['front'],
+      registers,
+    });
+    this.messagesDropped = new Counter({
+      name: 'cometmcu_messages_dropped_total',
+      help: 'Pipe messages dropped (the oldest first) for comet WebSockets that read too slowly',
       registers,
     });
     const rate = this.queryRate;
