@@ -34,7 +34,7 @@ export interface ConferenceEvents {
 /** Live broadcasts as the media layer reports them: which rooms of a tenant broadcast, and how it goes. */
 export type BroadcastStatusSource = (devId: DevId) => { room: RoomName; settings: BroadcastSettings; outputs: BroadcastOutputState[] }[];
 
-export type ConferenceErrorKind = 'unknown-profile' | 'not-invited' | 'room-full' | 'profile-mismatch';
+export type ConferenceErrorKind = 'unknown-profile' | 'not-invited' | 'room-full';
 
 /** A request the model refuses; `kind` lets each front end answer in its own terms (ERR packet, SIP status). */
 export class ConferenceError extends Error {
@@ -146,24 +146,31 @@ export class ConferenceModel extends EventEmitter<ConferenceEvents> {
   // ---- members -----------------------------------------------------------------------------------
 
   /**
-   * Admits a user to a room: they need an invitation unless the profile is open, and room for one more.
-   * Joining again replaces the earlier membership (a browser that reconnects).
+   * Admits a user to a room. Openness is the room's, never the dialled profile's: a room that has any
+   * invitation, or runs under a closed profile, admits only its invited users; a room without invitations is
+   * open to any user with a key while it runs under an open profile, or, empty, when the profile dialled to
+   * start it is open. A running room keeps its profile: whoever joins, joins under it, so dialling another
+   * profile neither opens a room nor locks anyone out of it; the dialled profile only starts an empty room.
+   * An invited user who finds the room full takes the place of the latest member who came in uninvited
+   * (while the room was open). Joining again replaces the earlier membership (a browser that reconnects).
    */
   async join(request: JoinRequest): Promise<Member> {
     const { devId, room, userId } = request;
-    const profile = this.requireProfile(request.profile);
-    const [invitation] = await this.store.findInvitations(devId, { rooms: [room], userIds: [userId] });
-    if (!invitation && !profile.open) {
-      throw new ConferenceError('not-invited', `user ${userId} is not invited to room ${room}`);
-    }
+    const dialled = this.requireProfile(request.profile);
+    const invitations = await this.store.findInvitations(devId, { rooms: [room] });
+    const invited = new Set(invitations.map((invitation) => invitation.userId));
+    const invitation = invitations.find((candidate) => candidate.userId === userId);
     const present = await this.store.findMembers(devId, { rooms: [room] });
-    const roomProfile = present[0]?.profile;
-    if (roomProfile !== undefined && roomProfile !== profile.name) {
-      throw new ConferenceError('profile-mismatch', `room ${room} runs profile ${roomProfile}, not ${profile.name}`);
+    const profile = present[0] ? this.requireProfile(present[0].profile) : dialled;
+    if (!invitation && (invitations.length > 0 || !profile.open)) {
+      throw new ConferenceError('not-invited', `user ${userId} is not invited to room ${room}, which is closed`);
     }
     const others = present.filter((member) => member.userId !== userId);
-    if (others.length >= profile.maxMembers) {
-      throw new ConferenceError('room-full', `room ${room} is full (${profile.maxMembers} members)`);
+    const excess = others.length - profile.maxMembers + 1;
+    if (excess > 0) {
+      const guests = invitation ? others.filter((member) => !invited.has(member.userId)).sort((a, b) => b.joinedAt - a.joinedAt) : [];
+      if (guests.length < excess) throw new ConferenceError('room-full', `room ${room} is full (${profile.maxMembers} members)`);
+      for (const guest of guests.slice(0, excess)) await this.leave(devId, room, guest.userId, 'uninvited');
     }
     const controls = (await this.store.getPresetControls(devId, room, userId)) ?? { ...DEFAULT_CONTROLS };
     const member: Member = {

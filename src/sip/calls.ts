@@ -35,7 +35,6 @@ const Q850_CAUSES: Record<EndReason, number> = {
 const JOIN_REFUSALS: Record<ConferenceErrorKind, number> = {
   'not-invited': 403,
   'room-full': 486,
-  'profile-mismatch': 488,
   'unknown-profile': 404,
 };
 

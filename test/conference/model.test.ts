@@ -22,7 +22,65 @@ describe('the conference model', () => {
     // Joining again (a reconnect) replaces the membership instead of counting twice.
     await model.join({ devId: 0, room: '1', userId: 3, profile: 'video' });
     expect((await model.findMembers(0, { rooms: ['1'] })).length).toBe(16);
-    await expect(model.join({ devId: 0, room: '1', userId: 3, profile: 'audio' })).rejects.toMatchObject({ kind: 'profile-mismatch' });
+  });
+
+  describe('openness, which is the room\'s', () => {
+    const profiles = loadProfiles(join(SHIPPED_CONF_DIR, 'profiles.ini'));
+    const video = profiles.get('video')!;
+    // An operator's open profile for small drop-in rooms.
+    const withOpen = new Map([...profiles, ['lobby', { ...video, name: 'lobby', open: true, maxMembers: 2 }]]);
+    const openModel = (store = new MemoryStore()) => {
+      let clock = 0;
+      return new ConferenceModel(store, withOpen, settings, () => ++clock);
+    };
+    const dial = (model: ConferenceModel, room: string, userId: number, profile: string) => model.join({ devId: 0, room, userId, profile });
+
+    it('keeps a room with an invitation closed to anyone uninvited, whatever profile they dial', async () => {
+      const model = openModel();
+      await invite(model, 'closed', 1);
+      await expect(dial(model, 'closed', 9, 'lobby')).rejects.toMatchObject({ kind: 'not-invited' });
+      expect(await model.findMembers(0, { rooms: ['closed'] })).toEqual([]);
+      await expect(dial(model, 'closed', 1, 'video')).resolves.toMatchObject({ profile: 'video' });
+      await expect(dial(model, 'closed', 9, 'lobby')).rejects.toMatchObject({ kind: 'not-invited' });
+    });
+
+    it('keeps a room running under a closed profile closed once its invitations are gone', async () => {
+      const store = new MemoryStore();
+      const model = openModel(store);
+      await invite(model, 'r', 1);
+      await dial(model, 'r', 1, 'video');
+      // Gone behind the model's back (another node, a hand-edited database): the member stays.
+      await store.deleteInvitation(0, 'r', 1);
+      await expect(dial(model, 'r', 9, 'lobby')).rejects.toMatchObject({ kind: 'not-invited' });
+    });
+
+    it('lets an uninvited user start a room only under an open profile, and others join it under that', async () => {
+      const model = openModel();
+      await expect(dial(model, 'free', 9, 'video')).rejects.toMatchObject({ kind: 'not-invited' });
+      await expect(dial(model, 'free', 9, 'lobby')).resolves.toMatchObject({ profile: 'lobby', viewerOnly: false });
+      // Running: the room's profile decides, not the one dialled.
+      await expect(dial(model, 'free', 8, 'video')).resolves.toMatchObject({ profile: 'lobby' });
+    });
+
+    it('never locks an invited user out: the room\'s profile is kept, uninvited members give way when it is full', async () => {
+      const model = openModel();
+      const left: string[] = [];
+      model.on('memberLeft', (member: Member, reason: LeaveReason) => left.push(`${member.userId} ${reason}`));
+      await dial(model, 'r', 8, 'lobby');
+      await dial(model, 'r', 9, 'lobby');
+      // The backend invites into the room while it runs open and full: it is closed from now on.
+      await invite(model, 'r', 1);
+      await invite(model, 'r', 2);
+      await expect(dial(model, 'r', 7, 'lobby')).rejects.toMatchObject({ kind: 'not-invited' });
+      await expect(dial(model, 'r', 1, 'video')).resolves.toMatchObject({ profile: 'lobby' });
+      expect(left).toEqual(['9 uninvited']);
+      await dial(model, 'r', 2, 'video');
+      expect(left).toEqual(['9 uninvited', '8 uninvited']);
+      // Full of invited members: the next invited user is refused like anyone.
+      await invite(model, 'r', 3);
+      await expect(dial(model, 'r', 3, 'video')).rejects.toMatchObject({ kind: 'room-full' });
+      expect((await model.findMembers(0, { rooms: ['r'] })).map((m) => m.userId).sort()).toEqual([1, 2]);
+    });
   });
 
   it('keeps tenants apart', async () => {
