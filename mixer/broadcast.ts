@@ -4,7 +4,9 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BroadcastOutputState, View } from '../src/domain.js';
 import { Compositor, type PictureSource } from './compositor.js';
+import { reportInternalError } from '../src/faults.js';
 import { SupervisedFfmpeg } from './ffmpeg.js';
+import { Fmp4Error } from './fmp4.js';
 import { LowLatencyHls } from './llHls.js';
 import { canvasInputArgs } from './pipeline.js';
 
@@ -251,7 +253,8 @@ class BroadcastOutput {
             packager.push(chunk);
           } catch (error) {
             corrupt = true;
-            log.error({ err: error }, 'broadcast ll-hls: the fragmented MP4 is corrupt; restarting its FFmpeg');
+            if (error instanceof Fmp4Error) log.error({ err: error }, 'broadcast ll-hls: the fragmented MP4 is corrupt; restarting its FFmpeg');
+            else reportInternalError(log, error, 'broadcast');
             child.kill('SIGKILL');
           }
         });

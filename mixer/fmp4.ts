@@ -4,6 +4,14 @@
  * time, duration, keyframe or not). Everything else in the boxes is copied through untouched.
  */
 
+/** What a corrupt stream gets: the only error the reader throws, whatever the bytes. */
+export class Fmp4Error extends Error {
+  constructor(problem: string) {
+    super(`fmp4: ${problem}`);
+    this.name = 'Fmp4Error';
+  }
+}
+
 export interface Box {
   type: string;
   /** The whole box, header included. */
@@ -24,7 +32,7 @@ export class BoxSplitter {
     for (;;) {
       const size = boxSizeAt(this.pending, offset);
       if (size === undefined) break;
-      if (size < 8 || size > this.maxBoxBytes) throw new Error(`fmp4: a top-level box of ${size} bytes`);
+      if (size < 8 || size > this.maxBoxBytes) throw new Fmp4Error(`a top-level box of ${size} bytes`);
       if (offset + size > this.pending.length) break;
       boxes.push({ type: this.pending.toString('latin1', offset + 4, offset + 8), bytes: this.pending.subarray(offset, offset + size) });
       offset += size;
@@ -47,11 +55,21 @@ function boxSizeAt(data: Buffer, offset: number): number | undefined {
 function* children(box: Buffer, start = 8): Generator<{ type: string; body: Buffer }> {
   let offset = start;
   while (offset + 8 <= box.length) {
-    const size = boxSizeAt(box, offset)!;
-    if (size < 8 || offset + size > box.length) return;
+    const size = boxSizeAt(box, offset);
+    if (size === undefined || size < 8 || offset + size > box.length) return;
     yield { type: box.toString('latin1', offset + 4, offset + 8), body: box.subarray(offset, offset + size) };
     offset += size;
   }
+}
+
+/** A field of a box; a box too short for it is corrupt. */
+function u32(box: Buffer, offset: number): number {
+  if (offset + 4 > box.length) throw new Fmp4Error(`a ${box.toString('latin1', 4, 8)} box of ${box.length} bytes is cut short`);
+  return box.readUInt32BE(offset);
+}
+
+function u64(box: Buffer, offset: number): number {
+  return u32(box, offset) * 2 ** 32 + u32(box, offset + 4);
 }
 
 function child(box: Buffer, type: string, start = 8): Buffer | undefined {
@@ -78,18 +96,20 @@ export function parseInit(moov: Buffer): Map<number, TrackInfo> {
     const mdhd = mdia && child(mdia, 'mdhd');
     const hdlr = mdia && child(mdia, 'hdlr');
     if (!tkhd || !mdhd || !hdlr) continue;
-    const id = tkhd[8] === 1 ? tkhd.readUInt32BE(28) : tkhd.readUInt32BE(20);
-    const timescale = mdhd[8] === 1 ? mdhd.readUInt32BE(28) : mdhd.readUInt32BE(20);
+    const id = u32(tkhd, tkhd[8] === 1 ? 28 : 20);
+    const timescale = u32(mdhd, mdhd[8] === 1 ? 28 : 20);
+    // Every duration is divided by it.
+    if (timescale === 0) throw new Fmp4Error(`track ${id} has a timescale of 0`);
     const handler = hdlr.toString('latin1', 16, 20);
     tracks.set(id, { id, kind: handler === 'vide' ? 'video' : handler === 'soun' ? 'audio' : 'other', timescale, defaultDuration: 0, defaultFlags: 0 });
   }
   const mvex = child(moov, 'mvex');
   for (const trex of mvex ? children(mvex) : []) {
     if (trex.type !== 'trex') continue;
-    const track = tracks.get(trex.body.readUInt32BE(12));
+    const track = tracks.get(u32(trex.body, 12));
     if (!track) continue;
-    track.defaultDuration = trex.body.readUInt32BE(20);
-    track.defaultFlags = trex.body.readUInt32BE(28);
+    track.defaultDuration = u32(trex.body, 20);
+    track.defaultFlags = u32(trex.body, 28);
   }
   return tracks;
 }
@@ -115,10 +135,10 @@ export function parseFragment(moof: Buffer, tracks: ReadonlyMap<number, TrackInf
     if (traf.type !== 'traf') continue;
     const tfhd = child(traf.body, 'tfhd');
     const tfdt = child(traf.body, 'tfdt');
-    const track = tfhd && tracks.get(tfhd.readUInt32BE(12));
+    const track = tfhd && tracks.get(u32(tfhd, 12));
     if (!tfhd || !tfdt || !track) continue;
     const { defaultDuration, defaultFlags } = trackDefaults(tfhd, track);
-    let decodeTime = tfdt[8] === 1 ? Number(tfdt.readBigUInt64BE(12)) : tfdt.readUInt32BE(12);
+    let decodeTime = tfdt[8] === 1 ? u64(tfdt, 12) : u32(tfdt, 12);
     for (const trun of children(traf.body)) {
       if (trun.type !== 'trun') continue;
       for (const sample of trunSamples(trun.body, defaultDuration, defaultFlags)) {
@@ -132,28 +152,28 @@ export function parseFragment(moof: Buffer, tracks: ReadonlyMap<number, TrackInf
 
 /** tfhd's default duration and flags, over the trex ones. */
 function trackDefaults(tfhd: Buffer, track: TrackInfo): { defaultDuration: number; defaultFlags: number } {
-  const flags = tfhd.readUInt32BE(8) & 0xffffff;
+  const flags = u32(tfhd, 8) & 0xffffff;
   let offset = 16;
   if (flags & 0x01) offset += 8; // base data offset
   if (flags & 0x02) offset += 4; // sample description index
   let defaultDuration = track.defaultDuration;
   let defaultFlags = track.defaultFlags;
-  if (flags & 0x08) (defaultDuration = tfhd.readUInt32BE(offset)), (offset += 4);
+  if (flags & 0x08) (defaultDuration = u32(tfhd, offset)), (offset += 4);
   if (flags & 0x10) offset += 4; // default sample size
-  if (flags & 0x20) defaultFlags = tfhd.readUInt32BE(offset);
+  if (flags & 0x20) defaultFlags = u32(tfhd, offset);
   return { defaultDuration, defaultFlags };
 }
 
 function trunSamples(trun: Buffer, defaultDuration: number, defaultFlags: number): { duration: number; flags: number }[] {
-  const flags = trun.readUInt32BE(8) & 0xffffff;
-  const count = trun.readUInt32BE(12);
+  const flags = u32(trun, 8) & 0xffffff;
+  const count = u32(trun, 12);
   let offset = 16;
   if (flags & 0x01) offset += 4; // data offset
   let firstFlags: number | undefined;
-  if (flags & 0x04) (firstFlags = trun.readUInt32BE(offset)), (offset += 4);
+  if (flags & 0x04) (firstFlags = u32(trun, offset)), (offset += 4);
   // A corrupt count must not make us loop for ever: the samples' fields must fit in the box.
   const bytesPerSample = 4 * [0x100, 0x200, 0x400, 0x800].filter((field) => flags & field).length;
-  if (count > MAX_SAMPLES_PER_RUN || count * bytesPerSample > trun.length - offset) throw new Error(`fmp4: a trun of ${count} samples does not fit`);
+  if (count > MAX_SAMPLES_PER_RUN || count * bytesPerSample > trun.length - offset) throw new Fmp4Error(`a trun of ${count} samples does not fit`);
   const samples: { duration: number; flags: number }[] = [];
   for (let i = 0; i < count; i++) {
     let duration = defaultDuration;
