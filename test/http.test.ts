@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, startTestServer, type TestServer } from './helpers/server.js';
+import { connect, rawHttp, startTestServer, type TestServer } from './helpers/server.js';
 
 describe('HTTP: /info and /metrics', () => {
   let server: TestServer;
@@ -42,6 +42,22 @@ describe('HTTP: /info and /metrics', () => {
     expect((await get('/nope')).status).toBe(404);
     expect((await get('/hls/0/room/%E0%A4%A')).status).toBe(400);
     expect((await get('/examples/%')).status).toBe(400);
+    expect((await get('/info')).status).toBe(200);
+  });
+
+  it('reads an absolute-form request target by its path, and answers 400 to one that is no URL, then goes on', async () => {
+    const request = (target: string, headers = '') => rawHttp(server, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers}\r\n`);
+    expect(await request('http://x:99999/info')).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await request('http://')).toMatch(/^HTTP\/1\.1 404 /);
+    expect(await request('http://[/')).toMatch(/^HTTP\/1\.1 404 /);
+    expect(await request('/\\[')).toMatch(/^HTTP\/1\.1 400 /);
+    // The same as WebSocket upgrades, to the comet gateway and to SIP.
+    const upgrade = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    const upgradeTo = async (target: string) =>
+      (await rawHttp(server, `GET ${target} HTTP/1.1\r\nHost: x\r\n${upgrade}Sec-WebSocket-Protocol: sip\r\n\r\n`, 500)).split('\r\n')[0];
+    expect(await upgradeTo('http://x:99999/sip')).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(await upgradeTo('http://[/ws/')).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(await upgradeTo('/\\[')).toBe('HTTP/1.1 400 Bad Request');
     expect((await get('/info')).status).toBe(200);
   });
 });

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { reportInternalError } from '../faults.js';
 import { listenOn } from '../net.js';
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse, url: URL) => void | Promise<void>;
@@ -14,7 +15,9 @@ interface Route<T> {
 
 /**
  * The HTTP listener on the [ws] port: plain routes (/info, /metrics, static files) and WebSocket
- * upgrades (/ws/, /sip) registered by the layers that own them. Exact paths win over prefixes.
+ * upgrades (/ws/, /sip) registered by the layers that own them. Exact paths win over prefixes. Each
+ * request and each upgrade is its own error boundary: whatever it throws answers or closes that one
+ * client, and what is not the client's fault is reported as an internal error.
  */
 export class HttpServer {
   private readonly server: Server;
@@ -22,7 +25,9 @@ export class HttpServer {
   private readonly upgrades: Route<UpgradeHandler>[] = [];
 
   constructor(private readonly log: Logger) {
-    this.server = createServer((request, response) => void this.dispatch(request, response));
+    this.server = createServer((request, response) => {
+      this.dispatch(request, response).catch((error: unknown) => this.failed(response, error));
+    });
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
     this.server.on('clientError', (_error, socket) => socket.destroy());
   }
@@ -47,38 +52,57 @@ export class HttpServer {
   }
 
   private async dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // Writing after the end is a bug of ours, and must not take the process down with it.
+    response.on('error', (error) => reportInternalError(this.log, error, 'request'));
     const url = requestUrl(request);
+    if (!url) return sendText(response, 400, 'bad request target\n');
     const route = match(this.routes, url.pathname);
     if (!route || (request.method !== 'GET' && request.method !== 'HEAD')) {
       sendText(response, route ? 405 : 404, route ? 'method not allowed\n' : 'not found\n');
       return;
     }
-    try {
-      await route.handler(request, response, url);
-    } catch (error) {
-      // A path with broken %-escapes is the client's mistake, not ours.
-      if (error instanceof URIError && !response.headersSent) return sendText(response, 400, 'bad URL\n');
-      this.log.error({ err: error, path: url.pathname }, 'HTTP handler failed');
-      if (!response.headersSent) sendText(response, 500, 'internal server error\n');
-      else response.destroy();
-    }
+    await route.handler(request, response, url);
+  }
+
+  /** What a request threw answers that request alone. */
+  private failed(response: ServerResponse, error: unknown): void {
+    // A path with broken %-escapes is the client's mistake, not ours.
+    const clients = error instanceof URIError;
+    if (!clients) reportInternalError(this.log, error, 'request');
+    if (response.headersSent) response.destroy();
+    else if (clients) sendText(response, 400, 'bad URL\n');
+    else sendText(response, 500, 'internal server error\n');
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
     const url = requestUrl(request);
-    const route = match(this.upgrades, url.pathname);
+    const route = url && match(this.upgrades, url.pathname);
     if (!route) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      socket.end(url ? 'HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
-    route.handler(request, socket, head, url);
+    try {
+      route.handler(request, socket, head, url);
+    } catch (error) {
+      reportInternalError(this.log, error, 'upgrade');
+      socket.destroy();
+    }
   }
 }
 
-/** Leading slashes are folded: CppComet pages connect to `//ws/…`, which URL would read as a host name. */
-function requestUrl(request: IncomingMessage): URL {
-  return new URL((request.url ?? '/').replace(/^\/{2,}/, '/'), 'http://localhost');
+/**
+ * The request target as a URL below us, or undefined when it cannot be one. An absolute-form target
+ * (`GET http://host:port/path`, RFC 9112 3.2.2) counts by its path and query only, whatever authority it
+ * names. Leading slashes are folded: CppComet pages connect to `//ws/…`, which URL would read as a host name.
+ */
+function requestUrl(request: IncomingMessage): URL | undefined {
+  const target = (request.url ?? '/').replace(/^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i, '').replace(/^\/{2,}/, '/');
+  try {
+    return new URL(target || '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
 }
 
 function match<T>(routes: Route<T>[], path: string): Route<T> | undefined {

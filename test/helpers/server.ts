@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect as tcpConnect, createServer } from 'node:net';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -79,4 +79,25 @@ export async function runMariadbCli(server: TestServer, sql: string, extra: stri
     { timeout: 20_000 },
   );
   return stdout;
+}
+
+/**
+ * Sends raw bytes to the HTTP port, as a hostile client would, and resolves with what came back before the
+ * server closed the connection or `patienceMs` passed (then this side closes it).
+ */
+export function rawHttp(server: TestServer, request: string | Buffer, patienceMs = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect(server.httpPort, '127.0.0.1');
+    const received: Buffer[] = [];
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(received).toString('latin1'));
+    };
+    const timer = setTimeout(done, patienceMs);
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.on('error', done);
+    socket.on('close', done);
+    socket.end(request);
+  });
 }
