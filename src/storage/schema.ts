@@ -85,4 +85,10 @@ export const SCHEMA: readonly string[] = [
     last_seen BIGINT NOT NULL,
     PRIMARY KEY (dev_id, user_id)
   ) ${TABLE_OPTIONS}`,
+  // A tenant's own CometQL password, as MySQL keeps one: '*' and the hex of SHA1(SHA1(password)).
+  `CREATE TABLE IF NOT EXISTS tenants (
+    dev_id INT UNSIGNED NOT NULL,
+    password_hash CHAR(41) NOT NULL,
+    PRIMARY KEY (dev_id)
+  ) ${TABLE_OPTIONS}`,
 ];

@@ -6,19 +6,22 @@ import type { Store } from '../conference/store.js';
 import { MemoryMessagingStore } from '../messaging/memoryStore.js';
 import { MysqlMessagingStore } from '../messaging/mysqlStore.js';
 import type { MessagingStore } from '../messaging/store.js';
+import { MysqlTenantStore } from '../tenants/mysqlStore.js';
+import { MemoryTenantStore, type TenantStore } from '../tenants/store.js';
 import { Database } from './database.js';
 
-/** The conference and messaging stores of one server, and what closes them. */
+/** The conference, messaging and tenant stores of one server, and what closes them. */
 export interface Stores {
   conference: Store;
   messaging: MessagingStore;
+  tenants: TenantStore;
   close(): Promise<void>;
 }
 
 /** This process's memory, lost on restart: the embedded default. */
 export function memoryStores(): Stores {
   const conference = new MemoryStore();
-  return { conference, messaging: new MemoryMessagingStore(), close: () => conference.close() };
+  return { conference, messaging: new MemoryMessagingStore(), tenants: new MemoryTenantStore(), close: () => conference.close() };
 }
 
 /** [store]: the MySQL/MariaDB database when mysql_host is set (one pool for both stores), else memory. */
@@ -38,7 +41,7 @@ export async function openStores(settings: Config['store'], log: Logger): Promis
   try {
     const messaging = await MysqlMessagingStore.open(db);
     log.info({ host: settings.mysql_host, port: settings.mysql_port, database: settings.mysql_database }, 'MySQL store open');
-    return { conference: new MysqlStore(db), messaging, close: () => db.close() };
+    return { conference: new MysqlStore(db), messaging, tenants: new MysqlTenantStore(db), close: () => db.close() };
   } catch (error) {
     await db.close();
     throw error;
