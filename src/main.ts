@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { reportProcessErrors } from './processErrors.js';
 import { startServer } from './server.js';
 import { StoreError } from './storage/storeError.js';
 
@@ -18,6 +19,8 @@ async function main(): Promise<void> {
   const config = loadConfig({ file: values.config });
   const log = createLogger(config.main.log_level);
   const server = await startServer(config, log);
+  // From here on nothing ends the process but a signal; a failed start still does (main().catch).
+  reportProcessErrors(log);
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConferenceModel } from './conference/model.js';
 import type { StoreCounts } from './conference/store.js';
 import type { Mixer, MixerStats } from '../mixer/mixer.js';
+import { internalErrorCounts } from './faults.js';
 
 /** Queries per second over a sliding window, for dashboards that do not compute rate() themselves. */
 class RateWindow {
@@ -164,6 +165,16 @@ export class Metrics {
       collect() {
         this.reset();
         for (const [room, count] of viewers.counts()) this.set({ room }, count);
+      },
+    });
+    new Counter({
+      name: 'cometmcu_internal_errors_total',
+      help: 'Errors an entry point caught that were not the client\'s fault (bugs of ours), by boundary',
+      labelNames: ['boundary'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [boundary, count] of internalErrorCounts()) this.inc({ boundary }, count);
       },
     });
     const counts = (this.storeCounts = new StoreCountsOnce(model));

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { MediaEngine } from '../../src/conference/media.js';
+import { internalErrorCounts, internalErrorTotal } from '../../src/faults.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 
@@ -13,13 +14,25 @@ export interface TestServer extends RunningServer {
   config: Config;
 }
 
-/** A real server in this process on free loopback ports, logging nothing; SIP is served when `media` is given. */
+/**
+ * A real server in this process on free loopback ports, logging nothing; SIP is served when `media` is given.
+ * Its close() fails when an error boundary reported an internal error meanwhile, so no test hides one.
+ */
 export async function startTestServer(env: Record<string, string> = {}, media?: MediaEngine): Promise<TestServer> {
   const config = loadConfig({
     env: { COMET_COMETQL_PORT: '0', COMET_WS_PORT: '0', COMET_WS_IP: '127.0.0.1', COMET_MAIN_LOG_LEVEL: 'silent', ...env },
   });
+  const errorsBefore = internalErrorTotal();
   const server = await startServer(config, createLogger(config.main.log_level), undefined, media);
-  return Object.assign(server, { config });
+  const close = server.close;
+  return Object.assign(server, {
+    config,
+    async close() {
+      await close();
+      const errors = internalErrorTotal() - errorsBefore;
+      if (errors > 0) throw new Error(`${errors} internal error(s) while this test server ran, by boundary so far: ${JSON.stringify(Object.fromEntries(internalErrorCounts()))}`);
+    },
+  });
 }
 
 /** A server whose mixer answers on loopback only, with these profiles; broadcasts write under `dataDir`. */
