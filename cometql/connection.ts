@@ -2,20 +2,13 @@ import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import { ConferenceError } from '../src/conference/model.js';
+import { reportInternalError } from '../src/faults.js';
 import { StoreError } from '../src/storage/storeError.js';
+import type { Authenticator } from './authentication.js';
 import { CometQLError, ErrorCode } from './errors.js';
 import { useDatabase, type Executor, type Result, type Session } from './executor.js';
-import {
-  AUTH_PLUGIN,
-  authSwitchRequest,
-  greeting,
-  isSslRequest,
-  newScramble,
-  parseHandshakeResponse,
-  SCRAMBLE_LENGTH,
-  type HandshakeResponse,
-  type NativePasswordVerifier,
-} from './handshake.js';
+import { AUTH_PLUGIN, authSwitchRequest, greeting, isSslRequest, newScramble, parseHandshakeResponse, type HandshakeResponse } from './handshake.js';
+import type { QueryLimits } from './limits.js';
 import { parseQuery } from './parser.js';
 import type { Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
@@ -58,9 +51,10 @@ export interface CometQLMetrics {
 
 export interface ConnectionOptions {
   executor: Executor;
-  verifier: NativePasswordVerifier;
+  authenticator: Authenticator;
   serverVersion: string;
   maxQuerySize: number;
+  limits: QueryLimits;
   devIndexSize: number;
   handshakeTimeoutMs: number;
   metrics: CometQLMetrics;
@@ -88,7 +82,7 @@ export class CometQLConnection {
     private readonly options: ConnectionOptions,
   ) {
     this.log = options.log.child({ connection: connectionId });
-    this.session = { connectionId, user: '', devId: 0, database: null, foundRows: false, lastInsertId: 0 };
+    this.session = { connectionId, user: '', devId: 0, root: false, database: null, foundRows: false, lastInsertId: 0 };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.reader.push(chunk);
@@ -98,7 +92,7 @@ export class CometQLConnection {
     socket.on('error', (error) => this.log.debug({ err: error.message }, 'socket error'));
     socket.on('close', () => this.close());
     this.handshakeTimer = setTimeout(() => {
-      this.log.info('login timed out');
+      this.log.debug('login timed out');
       socket.destroy();
     }, options.handshakeTimeoutMs);
     this.write(new ReplyWriter(0).packet(greeting(connectionId, options.serverVersion, this.scramble)));
@@ -130,7 +124,7 @@ export class CometQLConnection {
       }
       if (this.socket.isPaused() && this.reader.buffered <= MAX_BUFFERED_INPUT) this.socket.resume();
     } catch (error) {
-      this.log.warn({ err: (error as Error).message }, 'connection failed');
+      reportInternalError(this.log, error, 'cometql-connection');
       this.close();
     } finally {
       this.busy = false;
@@ -148,7 +142,7 @@ export class CometQLConnection {
     }
   }
 
-  private login(packet: Packet): void {
+  private login(packet: Packet): void | Promise<void> {
     const reply = packet.sequence + 1;
     if (isSslRequest(packet.payload)) {
       return this.refuse(reply, new CometQLError(ErrorCode.auth, 'TLS is not supported: connect without SSL'));
@@ -168,41 +162,27 @@ export class CometQLConnection {
       this.write(new ReplyWriter(reply).packet(authSwitchRequest(this.scramble)));
       return;
     }
-    this.finishLogin(reply, response.authResponse);
+    return this.finishLogin(reply, response.authResponse);
   }
 
-  private finishLogin(reply: number, authResponse: Buffer): void {
+  private async finishLogin(reply: number, authResponse: Buffer): Promise<void> {
     const login = this.pendingLogin!;
-    const devId = this.devIdOf(login.user);
-    if (devId === undefined) return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Invalid dev_id value'));
-    if (authResponse.length !== SCRAMBLE_LENGTH) {
-      return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Authentication failure, authDataLen!=20'));
-    }
-    if (!this.options.verifier.verify(this.scramble, authResponse)) {
-      this.log.info({ user: login.user }, 'authentication failure');
-      return this.refuse(reply, new CometQLError(ErrorCode.auth, 'Authentication failure'));
-    }
-    Object.assign(this.session, { user: login.user, devId, foundRows: (login.capabilities & Capability.FOUND_ROWS) !== 0 });
     try {
+      const address = this.socket.remoteAddress ?? 'unknown';
+      const { devId, root } = await this.options.authenticator.authenticate(login.user, address, this.scramble, authResponse);
+      Object.assign(this.session, { user: login.user, devId, root, foundRows: (login.capabilities & Capability.FOUND_ROWS) !== 0 });
       if (login.database) useDatabase(this.session, login.database, this.options.devIndexSize);
     } catch (error) {
-      return this.refuse(reply, error as CometQLError);
+      return this.refuse(reply, this.asCometQLError(error));
     }
+    if (this.state === 'closed') return; // timed out or hung up while the store answered
     clearTimeout(this.handshakeTimer);
     this.pendingLogin = undefined;
     this.state = 'command';
     this.reader.maxPayload = this.options.maxQuerySize + 1;
     this.reader.resync = true;
-    this.log.debug({ user: login.user, devId }, 'logged in');
+    this.log.debug({ devId: this.session.devId, root: this.session.root }, 'logged in');
     this.write(new ReplyWriter(reply).ok(0, 0, ServerStatus.AUTOCOMMIT));
-  }
-
-  /** `root` and `0` are dev_id 0; any other user name is the dev_id in decimal. */
-  private devIdOf(user: string): number | undefined {
-    if (user === 'root' || user === '0') return 0;
-    if (!/^[1-9]\d{0,9}$/.test(user)) return undefined;
-    const devId = Number(user);
-    return devId < this.options.devIndexSize ? devId : undefined;
   }
 
   private refuse(reply: number, error: CometQLError): void {
@@ -256,7 +236,7 @@ export class CometQLConnection {
   private async query(reply: number, sql: string): Promise<void> {
     let statements: Statement[];
     try {
-      statements = parseQuery(sql);
+      statements = parseQuery(sql, this.options.limits);
       if (statements.length === 0) throw new CometQLError(ErrorCode.empty, 'Data is too short');
       if (statements.length > 1 && !(this.capabilities & Capability.MULTI_STATEMENTS)) {
         throw CometQLError.syntax('several statements need CLIENT_MULTI_STATEMENTS');
@@ -292,7 +272,7 @@ export class CometQLConnection {
     if (error instanceof ConferenceError) return CometQLError.invalid(error.message);
     // The store has logged its outage; the client hears what failed, and the connection goes on.
     if (error instanceof StoreError) return new CometQLError(ErrorCode.internal, error.message);
-    this.log.error({ err: error }, 'query failed');
+    reportInternalError(this.log, error, 'cometql-query');
     return new CometQLError(ErrorCode.internal, 'internal server error');
   }
 

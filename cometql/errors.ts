@@ -17,6 +17,8 @@ export const ErrorCode = {
   internal: 500,
   /** MySQL's ER_CON_COUNT_ERROR: clients and pools know this one by number. */
   tooManyConnections: 1040,
+  /** MySQL's ER_ACCESS_DENIED_ERROR: a login refused, here without a look at its password (too many failures). */
+  accessDeniedLogin: 1045,
 } as const;
 
 export class CometQLError extends Error {
@@ -56,6 +58,11 @@ export class CometQLError extends Error {
 
   static unknownColumn(): CometQLError {
     return new CometQLError(ErrorCode.columnsList, 'Not a specific column');
+  }
+
+  /** CometQL's 403 "Access denied", saying to what. */
+  static accessDenied(what: string): CometQLError {
+    return new CometQLError(ErrorCode.accessDenied, `Access denied ${what}`, '42000');
   }
 
   static keyRequired(action: 'Selection' | 'Deleting' | 'Updating'): CometQLError {

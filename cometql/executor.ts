@@ -1,6 +1,7 @@
 import type { ConferenceModel } from '../src/conference/model.js';
 import type { DevId } from '../src/domain.js';
 import type { Messaging } from '../src/messaging/messaging.js';
+import type { TenantStore } from '../src/tenants/store.js';
 import { CometQLError, ErrorCode } from './errors.js';
 import type { Condition, Limit, SelectExpression, SqlValue, Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
@@ -13,6 +14,8 @@ export interface Session {
   /** The MySQL user name as given; dev_id comes from it or from `db_<N>`. */
   user: string;
   devId: DevId;
+  /** Logged in with the main password: may act on every tenant and manage `tenants`. */
+  root: boolean;
   database: string | null;
   /** CLIENT_FOUND_ROWS: UPDATE reports matched rows instead of changed rows. */
   foundRows: boolean;
@@ -39,21 +42,25 @@ type TableStatement = Extract<Statement, { kind: 'select' | 'insert' | 'delete' 
 const OK: Result = { kind: 'ok', affectedRows: 0, insertId: 0 };
 
 /**
- * The dev_id a database name selects: `CometQL_v1` keeps the connection's, `db_<N>` switches to N
- * (CppComet's multi-db). Undefined: no such database.
+ * The dev_id a database name selects for this session: `CometQL_v1` keeps the connection's, `db_<N>` is N
+ * (CppComet's multi-db). Only root may name another tenant's: ERR 403 for anyone else, ERR 15 for no such
+ * database.
  */
-export function databaseDevId(name: string, currentDevId: DevId, devIndexSize: number): DevId | undefined {
-  if (name === DATABASE_NAME) return currentDevId;
+export function databaseDevId(session: Session, name: string, devIndexSize: number): DevId {
+  if (name === DATABASE_NAME) return session.devId;
   const match = /^db_(\d{1,10})$/.exec(name);
   const devId = match ? Number(match[1]) : NaN;
-  return devId < devIndexSize ? devId : undefined;
+  if (!(devId < devIndexSize)) throw new CometQLError(ErrorCode.notExist, 'Select database failure');
+  if (devId !== session.devId && !session.root) throw CometQLError.accessDenied(`to database ${name}: a tenant with its own password reaches only its own`);
+  return devId;
 }
 
-/** Runs parsed statements against the conference model and the messaging service. */
+/** Runs parsed statements against the conference model, the messaging service and the tenants. */
 export class Executor {
   constructor(
     private readonly model: ConferenceModel,
     private readonly messaging: Messaging,
+    private readonly tenants: TenantStore,
     private readonly facts: ServerFacts,
   ) {}
 
@@ -77,10 +84,12 @@ export class Executor {
         return OK;
       case 'showDatabases':
         return rows(['Database'], like([[DATABASE_NAME]], statement.like));
-      case 'showTables':
-        return rows(['Tables'], like([...TABLES.keys()].map((name) => [name]), statement.like));
+      case 'showTables': {
+        const visible = [...TABLES.values()].filter((table) => session.root || !table.rootOnly);
+        return rows(['Tables'], like(visible.map((table) => [table.name]), statement.like));
+      }
       case 'showColumns': {
-        const table = findTable(statement.table, null);
+        const table = findTable(statement.table);
         const described = table.columns.map((column) => describe(column));
         return rows(['Field', 'Type', 'Null', 'Key', 'Default', 'Extra'], like(described, statement.like));
       }
@@ -94,8 +103,17 @@ export class Executor {
   }
 
   private async runOnTable(session: Session, statement: TableStatement): Promise<Result> {
-    const table = findTable(statement.table, statement.database);
-    const context: TableContext = { devId: session.devId, model: this.model, messaging: this.messaging };
+    const table = findTable(statement.table);
+    if (table.rootOnly && !session.root) throw CometQLError.accessDenied(`to \`${table.name}\`: only root manages it`);
+    // `db_N.table` acts on tenant N, as `USE db_N` would, and only where USE would be allowed.
+    const devId = statement.database === null ? session.devId : databaseDevId(session, statement.database, this.facts.devIndexSize);
+    const context: TableContext = {
+      devId,
+      model: this.model,
+      messaging: this.messaging,
+      tenants: this.tenants,
+      devIndexSize: this.facts.devIndexSize,
+    };
     switch (statement.kind) {
       case 'select': {
         const columns =
@@ -253,19 +271,15 @@ export class Executor {
   }
 }
 
-/** Applies a database name to the session (`USE`, COM_INIT_DB, the handshake), or fails with ERR 15. */
+/** Applies a database name to the session (`USE`, COM_INIT_DB, the handshake), or fails as databaseDevId says. */
 export function useDatabase(session: Session, name: string, devIndexSize: number): void {
-  const devId = databaseDevId(name, session.devId, devIndexSize);
-  if (devId === undefined) throw new CometQLError(ErrorCode.notExist, 'Select database failure');
-  session.devId = devId;
+  session.devId = databaseDevId(session, name, devIndexSize);
   session.database = name;
 }
 
-function findTable(name: string, database: string | null): Table {
+function findTable(name: string): Table {
   const table = TABLES.get(name.toLowerCase());
-  if (!table || (database !== null && databaseDevId(database, 0, Number.MAX_SAFE_INTEGER) === undefined)) {
-    throw CometQLError.tableNotFound();
-  }
+  if (!table) throw CometQLError.tableNotFound();
   return table;
 }
 
@@ -292,15 +306,26 @@ function requireKeys(keys: readonly KeyRequirement[] | undefined, where: Conditi
   if (keys?.some(missing)) throw CometQLError.keyRequired(action);
 }
 
-function equal(column: Column, rowValue: string | number | undefined, value: SqlValue): boolean {
-  if (value === null || rowValue === undefined) return false;
-  if (column.type === 'int') return Number(rowValue) === Number(value) && String(value).trim() !== '';
-  return String(rowValue) === String(value);
+/**
+ * Whether a row's value is one of a condition's: numbers compare as numbers on int columns (a blank value
+ * matches nothing), text as text. A set, so an IN list of thousands costs one lookup per row.
+ */
+function matcher(column: Column, values: readonly SqlValue[]): (rowValue: string | number | undefined) => boolean {
+  const present = values.filter((value) => value !== null);
+  if (column.type === 'int') {
+    const numbers = new Set(present.filter((value) => String(value).trim() !== '').map(Number).filter((n) => !Number.isNaN(n)));
+    return (rowValue) => rowValue !== undefined && numbers.has(Number(rowValue));
+  }
+  const texts = new Set(present.map(String));
+  return (rowValue) => rowValue !== undefined && texts.has(String(rowValue));
 }
 
 function filter(table: Table, found: Row[], where: Condition[]): Row[] {
-  const checks = where.map((condition) => ({ column: columnOf(table, condition.column), values: condition.values }));
-  return found.filter((row) => checks.every(({ column, values }) => values.some((value) => equal(column, row[column.name], value))));
+  const checks = where.map((condition) => {
+    const column = columnOf(table, condition.column);
+    return { name: column.name, matches: matcher(column, condition.values) };
+  });
+  return found.filter((row) => checks.every(({ name, matches }) => matches(row[name])));
 }
 
 function compare(column: Column, a: string | number | undefined, b: string | number | undefined): number {

@@ -100,22 +100,29 @@ const sha1 = (...parts: Buffer[]): Buffer => {
   return hash.digest();
 };
 
+/** SHA1(SHA1(password)): all a server needs to check mysql_native_password logins. */
+export function nativePasswordHash(password: string): Buffer {
+  return sha1(sha1(Buffer.from(password, 'utf8')));
+}
+
+/** The hash as MySQL writes it (`PASSWORD()`, mysql.user): '*' and 40 upper-case hex digits. */
+export function storedPasswordHash(password: string): string {
+  return `*${nativePasswordHash(password).toString('hex').toUpperCase()}`;
+}
+
+/** The SHA1(SHA1(password)) of a hash written by storedPasswordHash. */
+export function fromStoredPasswordHash(stored: string): Buffer {
+  return Buffer.from(stored.slice(1), 'hex');
+}
+
 /**
  * mysql_native_password: the client sends SHA1(pw) XOR SHA1(scramble + SHA1(SHA1(pw))). We keep only
  * SHA1(SHA1(pw)), recover SHA1(pw) from the response and check that it hashes to what we keep.
  */
-export class NativePasswordVerifier {
-  private readonly doubleHash: Buffer;
-
-  constructor(password: string) {
-    this.doubleHash = sha1(sha1(Buffer.from(password, 'utf8')));
-  }
-
-  verify(scramble: Buffer, response: Buffer): boolean {
-    if (response.length !== SCRAMBLE_LENGTH) return false;
-    const mask = sha1(scramble, this.doubleHash);
-    const candidate = Buffer.alloc(SCRAMBLE_LENGTH);
-    for (let i = 0; i < SCRAMBLE_LENGTH; i++) candidate[i] = response[i]! ^ mask[i]!;
-    return timingSafeEqual(sha1(candidate), this.doubleHash);
-  }
+export function verifyNativePassword(scramble: Buffer, response: Buffer, doubleHash: Buffer): boolean {
+  if (response.length !== SCRAMBLE_LENGTH || doubleHash.length !== SCRAMBLE_LENGTH) return false;
+  const mask = sha1(scramble, doubleHash);
+  const candidate = Buffer.alloc(SCRAMBLE_LENGTH);
+  for (let i = 0; i < SCRAMBLE_LENGTH; i++) candidate[i] = response[i]! ^ mask[i]!;
+  return timingSafeEqual(sha1(candidate), doubleHash);
 }

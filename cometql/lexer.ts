@@ -1,4 +1,5 @@
 import { CometQLError } from './errors.js';
+import { MAX_STATEMENTS, tooManyStatements, tooManyTokens } from './limits.js';
 
 /**
  * The CometQL tokenizer. It runs on every query, before any cache, so it is hand-written and small:
@@ -32,13 +33,25 @@ const isDigit = (c: string): boolean => c >= '0' && c <= '9';
 const isWordChar = (c: string): boolean =>
   (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c === '_' || c === '$' || c > '\x7f';
 
-/** Splits a query into statements of tokens; empty statements (`;;`, a trailing `;`) are dropped. */
-export function tokenize(sql: string): Token[][] {
+/**
+ * Splits a query into statements of tokens; empty statements (`;;`, a trailing `;`) are dropped. Stops with
+ * an error once past `maxTokens` tokens or MAX_STATEMENTS statements, so a huge query costs no more than that.
+ */
+export function tokenize(sql: string, maxTokens = Infinity): Token[][] {
   const statements: Token[][] = [];
   let current: Token[] = [];
   let i = 0;
+  let tokens = 0;
   const n = sql.length;
+  const endStatement = (): void => {
+    if (current.length === 0) return;
+    if (statements.length === MAX_STATEMENTS) throw tooManyStatements();
+    statements.push(current);
+    tokens += current.length;
+    current = [];
+  };
   while (i < n) {
+    if (tokens + current.length > maxTokens) throw tooManyTokens(maxTokens);
     const c = sql[i]!;
     if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v') {
       i++;
@@ -49,8 +62,7 @@ export function tokenize(sql: string): Token[][] {
       if (close < 0) throw syntaxError('unterminated comment');
       i = close + 2;
     } else if (c === ';') {
-      if (current.length > 0) statements.push(current);
-      current = [];
+      endStatement();
       i++;
     } else if (c === "'" || c === '"') {
       const literal = readQuoted(sql, i, c, true);
@@ -96,7 +108,8 @@ export function tokenize(sql: string): Token[][] {
       i += width;
     }
   }
-  if (current.length > 0) statements.push(current);
+  if (tokens + current.length > maxTokens) throw tooManyTokens(maxTokens);
+  endStatement();
   return statements;
 }
 

@@ -1,17 +1,19 @@
 import mysqlParser from 'node-sql-parser/build/mysql.js';
-import { CometQLError } from './errors.js';
+import { CometQLError, ErrorCode } from './errors.js';
 import { isKeyword, syntaxError, tokenize, type Token } from './lexer.js';
+import { DEFAULT_LIMITS, MAX_NESTING, MAX_SHAPE_TOKENS, tokenBudget, tooComplex, tooManyValues, type QueryLimits } from './limits.js';
 import type { Condition, Limit, OrderBy, SelectExpression, SqlValue, Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
 
 /**
  * Turns query text into statements. SELECT/INSERT/REPLACE/DELETE/UPDATE go through node-sql-parser, cached
- * by statement shape (literals replaced by numbered markers), because a parse costs ~150-300 µs and backends
- * send the same few shapes with different values. Session statements that clients and CLIs send (SET, SHOW,
- * DESCRIBE, USE, SELECT @@x) are recognised from the tokens, since node-sql-parser does not cover them all.
+ * by statement shape (literals replaced by numbered markers, whole lists of them by one), because a parse
+ * costs ~150-300 µs and backends send the same few shapes with different values. Session statements that
+ * clients and CLIs send (SET, SHOW, DESCRIBE, USE, SELECT @@x) are recognised from the tokens, since
+ * node-sql-parser does not cover them all. `limits` bound what a query may cost before any of that runs.
  */
-export function parseQuery(sql: string): Statement[] {
-  return tokenize(sql).map((tokens) => parseStatement(sql, tokens));
+export function parseQuery(sql: string, limits: QueryLimits = DEFAULT_LIMITS): Statement[] {
+  return tokenize(sql, tokenBudget(limits)).map((tokens) => parseStatement(sql, tokens, limits));
 }
 
 /**
@@ -27,16 +29,16 @@ const UNSUPPORTED_COMMANDS = new Set([
   'RELEASE', 'XA', 'INSTALL', 'UNINSTALL', 'RESET', 'PURGE', 'CHANGE', 'HELP', 'WITH', 'VALUES', 'TABLE',
 ]);
 
-function parseStatement(sql: string, tokens: Token[]): Statement {
+function parseStatement(sql: string, tokens: Token[], limits: QueryLimits): Statement {
   const verb = tokens[0]!.type === 'word' ? tokens[0]!.value.toUpperCase() : '';
   switch (verb) {
     case 'SELECT':
-      return hasTopLevelKeyword(tokens, 'FROM') ? parseCached(tokens) : parseSelectExpressions(sql, tokens);
+      return hasTopLevelKeyword(tokens, 'FROM') ? parseCached(tokens, limits) : parseSelectExpressions(sql, tokens);
     case 'INSERT':
     case 'REPLACE':
     case 'DELETE':
     case 'UPDATE':
-      return parseCached(tokens);
+      return parseCached(tokens, limits);
     case 'SET':
       return { kind: 'set' };
     case 'BEGIN':
@@ -193,19 +195,55 @@ interface Slot {
   slot: number;
   negate: boolean;
 }
-type TemplateValue = SqlValue | Slot;
+/** The values of an IN list, spliced into the array that holds this slot. */
+interface ListSlot {
+  listSlot: number;
+}
+/** The rows of an INSERT's VALUES. */
+interface RowsSlot {
+  rowsSlot: number;
+}
+type TemplateValue = SqlValue | Slot | ListSlot | RowsSlot;
+/** What a marker of the shape stands for: a value, an IN list's values, an INSERT's rows. */
+type Literal = SqlValue | SqlValue[] | SqlValue[][];
 
 const STRING_MARKER = /^__cql_(\d+)__$/;
+const LIST_MARKER = /^__cql_list_(\d+)__$/;
+const ROWS_MARKER = /^__cql_rows_(\d+)__$/;
 const NUMBER_MARKER_BASE = 900_000_000;
 const CACHE_LIMIT = 2000;
 const sqlParser = new mysqlParser.Parser();
 const templates = new Map<string, Statement | CometQLError>();
 
-function parseCached(tokens: Token[]): Statement {
-  const literals: SqlValue[] = [];
+function parseCached(tokens: Token[], limits: QueryLimits): Statement {
+  const literals: Literal[] = [];
   const parts: string[] = [];
   const columnNames = quotedInsertColumns(tokens);
-  for (const token of tokens) {
+  let depth = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    // Lists of plain values are folded into one marker, however long: the shape node-sql-parser parses stays small.
+    const list = isPunct(token, '(') && isKeyword(tokens[i - 1], 'IN') ? tuple(tokens, i) : undefined;
+    if (list) {
+      if (list.values.length > limits.maxListValues) throw tooManyValues('an IN list', limits);
+      parts.push('(', `'__cql_list_${literals.length}__'`, ')');
+      literals.push(list.values);
+      i = list.next - 1;
+      continue;
+    }
+    const rows = isPunct(token, '(') && (isKeyword(tokens[i - 1], 'VALUES') || isKeyword(tokens[i - 1], 'VALUE')) ? tupleRun(tokens, i) : undefined;
+    if (rows) {
+      if (rows.values > limits.maxListValues) throw tooManyValues('one INSERT', limits);
+      // One row as wide as the real ones: node-sql-parser checks it against the column list.
+      parts.push('(', `'__cql_rows_${literals.length}__'`, ...rows.rows[0]!.slice(1).flatMap(() => [',', 'NULL']), ')');
+      literals.push(rows.rows);
+      i = rows.next - 1;
+      continue;
+    }
+    if (token.type === 'punct') {
+      depth += token.value === '(' ? 1 : token.value === ')' ? -1 : 0;
+      if (depth > MAX_NESTING) throw tooComplex();
+    }
     switch (columnNames.has(token) ? 'quoted_name' : token.type) {
       case 'string':
         parts.push(`'__cql_${literals.length}__'`);
@@ -224,6 +262,7 @@ function parseCached(tokens: Token[]): Statement {
       default:
         parts.push(token.value);
     }
+    if (parts.length > MAX_SHAPE_TOKENS) throw tooComplex();
   }
   const shape = parts.join(' ');
   let template = templates.get(shape);
@@ -249,15 +288,59 @@ function quotedInsertColumns(tokens: Token[]): Set<Token> {
   return new Set(tokens.slice(open + 1, close).filter((token) => token.type === 'string'));
 }
 
+const isPunct = (token: Token | undefined, value: string): boolean => token?.type === 'punct' && token.value === value;
+
+/** A plain value at `i`: a string, a number, a negative number, NULL, TRUE or FALSE (as literal() reads them). */
+function plainValue(tokens: Token[], i: number): { value: SqlValue; next: number } | undefined {
+  const token = tokens[i];
+  if (token?.type === 'string') return { value: token.value, next: i + 1 };
+  if (token?.type === 'number') return { value: Number(token.value), next: i + 1 };
+  if (isPunct(token, '-') && tokens[i + 1]?.type === 'number') return { value: -Number(tokens[i + 1]!.value), next: i + 2 };
+  if (isKeyword(token, 'NULL')) return { value: null, next: i + 1 };
+  if (isKeyword(token, 'TRUE') || isKeyword(token, 'FALSE')) return { value: isKeyword(token, 'TRUE') ? 1 : 0, next: i + 1 };
+  return undefined;
+}
+
+/** `(v, v, …)` of plain values at `i`; undefined if anything else is in it (node-sql-parser then reads it). */
+function tuple(tokens: Token[], i: number): { values: SqlValue[]; next: number } | undefined {
+  if (!isPunct(tokens[i], '(')) return undefined;
+  const values: SqlValue[] = [];
+  for (let j = i + 1; ; j++) {
+    const item = plainValue(tokens, j);
+    if (!item) return undefined;
+    values.push(item.value);
+    j = item.next;
+    if (isPunct(tokens[j], ')')) return { values, next: j + 1 };
+    if (!isPunct(tokens[j], ',')) return undefined;
+  }
+}
+
+/** The rows `(…), (…), …` of a VALUES at `i`, if every one is a tuple of as many plain values. */
+function tupleRun(tokens: Token[], i: number): { rows: SqlValue[][]; values: number; next: number } | undefined {
+  const rows: SqlValue[][] = [];
+  let values = 0;
+  for (let j = i; ; j++) {
+    const row = tuple(tokens, j);
+    if (!row || (rows.length > 0 && row.values.length !== rows[0]!.length)) return undefined;
+    rows.push(row.values);
+    values += row.values.length;
+    j = row.next;
+    if (!isPunct(tokens[j], ',')) return { rows, values, next: j };
+  }
+}
+
 /** Replaces slots with the literals of this query; everything else is copied as is. */
-function fill(value: unknown, literals: SqlValue[]): unknown {
-  if (Array.isArray(value)) return value.map((item) => fill(item, literals));
+function fill(value: unknown, literals: Literal[]): unknown {
+  if (Array.isArray(value)) {
+    return value.flatMap((item) => (isListSlot(item) ? (literals[item.listSlot] as SqlValue[]) : [fill(item, literals)]));
+  }
   if (value === null || typeof value !== 'object') return value;
   if ('slot' in value) {
     const { slot, negate } = value as Slot;
-    const literal = literals[slot]!;
+    const literal = literals[slot] as SqlValue;
     return negate ? -Number(literal) : literal;
   }
+  if ('rowsSlot' in value) return (literals[(value as RowsSlot).rowsSlot] as SqlValue[][]).map((row) => [...row]);
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) out[key] = fill(item, literals);
   return out;
@@ -302,6 +385,8 @@ interface AstTable {
 function fromAst(ast: Ast): Statement {
   switch (ast.type) {
     case 'select': {
+      // A UNION's other SELECTs hang off the first one; reading only that one would drop them unsaid.
+      if (ast._next || ast.set_op) throw new CometQLError(ErrorCode.notImplemented, 'UNION is not supported');
       if (ast.with || ast.distinct || ast.groupby || ast.having || ast.window || ast.into && (ast.into as { position: unknown }).position) {
         throw CometQLError.notImplemented('This form of SELECT');
       }
@@ -318,15 +403,21 @@ function fromAst(ast: Ast): Statement {
     case 'replace': {
       const values = ast.values as { type: string; values: { value: AstNode[] }[] } | null;
       if (!values || values.type !== 'values') throw CometQLError.notImplemented('This form of INSERT');
+      // Every INSERT is an upsert: IGNORE and ON DUPLICATE KEY UPDATE would ask for something else.
+      if (ast.on_duplicate_update) throw CometQLError.notImplemented('ON DUPLICATE KEY UPDATE');
+      if (/\bignore\b/i.test(String(ast.prefix ?? ''))) throw CometQLError.notImplemented('INSERT IGNORE');
       const columns = ast.columns as (string | { expr?: { value?: string } })[] | null;
+      const rows = values.values.map((row) => row.value.map(literal));
+      const folded = rows.length === 1 && isRowsSlot(rows[0]![0]) ? rows[0]![0] : undefined;
       return {
         kind: 'insert',
         ...singleTable(ast.table),
         columns: columns ? columns.map(columnName) : null,
-        rows: values.values.map((row) => row.value.map(literal)),
+        rows: folded ?? rows,
       } as Statement;
     }
     case 'delete':
+      if (ast.orderby) throw CometQLError.notImplemented('ORDER BY in DELETE');
       return {
         kind: 'delete',
         ...singleTable(ast.from),
@@ -334,6 +425,7 @@ function fromAst(ast: Ast): Statement {
         limit: limit(ast.limit),
       } as Statement;
     case 'update': {
+      if (ast.orderby) throw CometQLError.notImplemented('ORDER BY in UPDATE');
       const set = ast.set as { column: unknown; value: AstNode }[];
       return {
         kind: 'update',
@@ -347,6 +439,9 @@ function fromAst(ast: Ast): Statement {
       throw CometQLError.notImplemented(`Command ${ast.type.toUpperCase()}`);
   }
 }
+
+const isListSlot = (value: unknown): value is ListSlot => typeof value === 'object' && value !== null && 'listSlot' in value;
+const isRowsSlot = (value: unknown): value is RowsSlot => typeof value === 'object' && value !== null && 'rowsSlot' in value;
 
 function singleTable(from: unknown): { table: string; database: string | null } {
   const tables = from as AstTable[] | null;
@@ -393,8 +488,13 @@ function literal(node: AstNode): TemplateValue {
     case 'single_quote_string':
     case 'double_quote_string':
     case 'string': {
-      const marker = STRING_MARKER.exec(String(node.value));
-      return marker ? { slot: Number(marker[1]), negate: false } : String(node.value);
+      const text = String(node.value);
+      const marker = STRING_MARKER.exec(text);
+      if (marker) return { slot: Number(marker[1]), negate: false };
+      const list = LIST_MARKER.exec(text);
+      if (list) return { listSlot: Number(list[1]) };
+      const rows = ROWS_MARKER.exec(text);
+      return rows ? { rowsSlot: Number(rows[1]) } : text;
     }
     case 'number': {
       const value = Number(node.value);
@@ -404,7 +504,7 @@ function literal(node: AstNode): TemplateValue {
       if (node.operator === '-' && node.expr) {
         const inner = literal(node.expr);
         if (typeof inner === 'number') return -inner;
-        if (inner !== null && typeof inner === 'object') return { slot: inner.slot, negate: !inner.negate };
+        if (inner !== null && typeof inner === 'object' && 'slot' in inner) return { slot: inner.slot, negate: !inner.negate };
       }
       break;
     case 'bool':

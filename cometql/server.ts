@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { CometQLConnection, type ConnectionOptions } from './connection.js';
 import { ErrorCode } from './errors.js';
 import { ReplyWriter } from './wire.js';
+import { SampledLog } from '../src/log.js';
 import { listenOn } from '../src/net.js';
 
 export interface CometQLServerOptions extends ConnectionOptions {
@@ -14,9 +15,11 @@ export class CometQLServer {
   private readonly server: Server;
   private readonly connections = new Set<CometQLConnection>();
   private nextConnectionId = 1;
+  private readonly warnings: SampledLog;
 
   constructor(private readonly options: CometQLServerOptions) {
     this.server = createServer((socket) => this.accept(socket));
+    this.warnings = new SampledLog(options.log);
   }
 
   get connectionCount(): number {
@@ -36,7 +39,7 @@ export class CometQLServer {
   private accept(socket: Socket): void {
     socket.on('error', () => {}); // a reset before the connection object exists must not crash us
     if (this.connections.size >= this.options.maxConnections) {
-      this.options.log.warn({ limit: this.options.maxConnections }, 'too many CometQL connections');
+      this.warnings.warn('too-many-connections', { limit: this.options.maxConnections }, 'too many CometQL connections');
       socket.end(new ReplyWriter(0).error(ErrorCode.tooManyConnections, '08004', 'Too many connections').toBuffer());
       return;
     }

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CometQLServer } from '../cometql/server.js';
+import { Authenticator } from '../cometql/authentication.js';
 import { Executor } from '../cometql/executor.js';
-import { NativePasswordVerifier } from '../cometql/handshake.js';
 import { DialplanError, loadDialplan, type Dialplan } from '../dialplan/index.js';
 import { ConfigError, configPath, publicEndpoint, type Config } from './config.js';
 import { roomKey } from './domain.js';
@@ -15,6 +15,7 @@ import { CometGateway } from './gateway/gateway.js';
 import { Messaging } from './messaging/messaging.js';
 import { Metrics } from './metrics.js';
 import { loadProfiles } from './profiles.js';
+import { LoginThrottle } from './security/loginThrottle.js';
 import { SipServer } from './sip/sipServer.js';
 import { openStores, type Stores } from './storage/stores.js';
 import { Mixer } from '../mixer/mixer.js';
@@ -48,7 +49,7 @@ export async function startServer(
   const profiles = loadProfiles(configPath(config, config.conference.profiles));
   const dialplan = readDialplan(configPath(config, config.conference.dialplan));
   // [store] decides: memory, or the MySQL database (which must answer now, or the start fails).
-  const { conference: store, messaging: messagingStore, close: closeStores } = stores ?? (await openStores(config.store, log.child({ module: 'store' })));
+  const { conference: store, messaging: messagingStore, tenants, close: closeStores } = stores ?? (await openStores(config.store, log.child({ module: 'store' })));
 
   // The HTTP port is bound first: invitations carry the host:port browsers reach us on.
   const http = new HttpServer(log.child({ module: 'http' }));
@@ -63,7 +64,7 @@ export async function startServer(
 
   // Users, pipes and queues of the comet messaging, shared by CometQL and the gateway.
   const messaging = new Messaging(messagingStore);
-  const executor = new Executor(model, messaging, {
+  const executor = new Executor(model, messaging, tenants, {
     version: SERVER_VERSION,
     versionComment: VERSION_COMMENT,
     maxQuerySize: config.cometql.max_query_size,
@@ -73,16 +74,25 @@ export async function startServer(
     connections: () => cometql.connectionCount,
     queries: () => metrics.queryCount,
   });
+  const cometqlLog = log.child({ module: 'cometql' });
   const cometql: CometQLServer = new CometQLServer({
     executor,
-    verifier: new NativePasswordVerifier(config.main.password),
+    authenticator: new Authenticator({
+      mainPassword: config.main.password,
+      tenants,
+      devIndexSize: config.main.dev_index_size,
+      throttle: new LoginThrottle(),
+      log: cometqlLog,
+      onFailure: () => metrics.loginFailures.inc({ front: 'cometql' }),
+    }),
     serverVersion: SERVER_VERSION,
     maxQuerySize: config.cometql.max_query_size,
+    limits: { maxListValues: config.cometql.max_list_values },
     maxConnections: config.cometql.max_connections,
     devIndexSize: config.main.dev_index_size,
     handshakeTimeoutMs: 10_000,
     metrics,
-    log: log.child({ module: 'cometql' }),
+    log: cometqlLog,
     onConnectionCountChange: (count) => metrics.cometqlConnections.set(count),
     statistics: () =>
       `Uptime: ${Math.floor((Date.now() - startedAt) / 1000)}  Threads: ${cometql.connectionCount}  Questions: ${metrics.queryCount}`,

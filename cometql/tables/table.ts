@@ -1,6 +1,7 @@
 import type { DevId, PipeName } from '../../src/domain.js';
 import type { ConferenceModel } from '../../src/conference/model.js';
 import type { Messaging } from '../../src/messaging/messaging.js';
+import type { TenantStore } from '../../src/tenants/store.js';
 import { CometQLError, ErrorCode } from '../errors.js';
 import type { Condition, SqlValue } from '../statements.js';
 import { isValidPipeName } from '../../src/messaging/names.js';
@@ -24,6 +25,9 @@ export interface TableContext {
   devId: DevId;
   model: ConferenceModel;
   messaging: Messaging;
+  tenants: TenantStore;
+  /** [main] dev_index_size: dev_ids are 0 … devIndexSize - 1. */
+  devIndexSize: number;
 }
 
 export interface InsertResult {
@@ -47,6 +51,8 @@ export type KeyRequirement = string | readonly string[];
 export interface Table {
   name: string;
   columns: readonly Column[];
+  /** Only root sees and uses it (`tenants`). */
+  rootOnly?: boolean;
   /** Columns a statement must constrain in WHERE (CppComet's ERR 13), per statement kind. */
   requiredKeys: { select?: readonly KeyRequirement[]; delete?: readonly KeyRequirement[]; update?: readonly KeyRequirement[] };
   rows(context: TableContext, where: readonly Condition[]): Promise<Row[]>;

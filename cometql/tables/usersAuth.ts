@@ -5,11 +5,18 @@ import { keyValues, removeEach, updateColumn, type Row, type Table } from './tab
 
 const HASH_CHARACTERS = /^[0-9A-Za-z=+/_]+$/;
 const HASH_MAX_LENGTH = 32;
+/**
+ * The key is the browser's login and the SIP password: a one-character key falls in a few dozen guesses.
+ * The login throttles hold guessing back; this refuses keys no throttle can save. CppComet set no minimum;
+ * our examples make 32 hex digits, and 4 (`key1`) is the shortest the project's own tests use.
+ */
+const HASH_MIN_LENGTH = 4;
 
 function validHash(value: SqlValue): string {
   const hash = toText(value);
   if (hash.length > HASH_MAX_LENGTH) throw new CometQLError(ErrorCode.overflow, 'Hash string is too long');
   if (!HASH_CHARACTERS.test(hash)) throw CometQLError.invalid('Contains an invalid characters in the string hash');
+  if (hash.length < HASH_MIN_LENGTH) throw new CometQLError(ErrorCode.empty, `Hash string is too short: at least ${HASH_MIN_LENGTH} characters`);
   return hash;
 }
 

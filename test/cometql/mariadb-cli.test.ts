@@ -9,7 +9,7 @@ describe('the mariadb command-line client', () => {
   afterAll(() => server.close());
 
   it('lists every table', async () => {
-    expect(await runMariadbCli(server, 'SHOW TABLES')).toBe('Tables\nusers_auth\nusers_time\nusers_messages\npipes_messages\nusers_in_pipes\npipes\npipes_settings\nusers_data\nconference\nconference_members\nconference_broadcast\n');
+    expect(await runMariadbCli(server, 'SHOW TABLES')).toBe('Tables\nusers_auth\nusers_time\nusers_messages\npipes_messages\nusers_in_pipes\npipes\npipes_settings\nusers_data\nconference\nconference_members\nconference_broadcast\ntenants\n');
   });
 
   it('describes conference', async () => {
