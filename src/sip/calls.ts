@@ -13,7 +13,7 @@ import type { SipIdentity } from './auth.js';
 import { CAPABILITY_HEADERS, SERVER_HEADER } from './capabilities.js';
 import { parseNameAddr, sameUri, SipSyntaxError, type NameAddr, type SipUri } from './headers.js';
 import { contentType, formatRequest, newBranch, tagOf, type HeaderList, type SipRequest } from './message.js';
-import { sameMediaSession } from './sdp.js';
+import { offerProblem, sameMediaSession } from './sdp.js';
 import type { ClientTransactions, ServerTransaction } from './transactions.js';
 import type { Flow } from './transport.js';
 
@@ -119,6 +119,8 @@ export class ConferenceCalls {
     if (!remoteTarget) return transaction.respond(400, { reason: 'Missing or bad Contact' });
     if (!isSdp(request)) return transaction.respond(415, { headers: [['Accept', 'application/sdp']] });
     if (request.body.trim() === '') return transaction.respond(488, { reason: 'An SDP offer is required' });
+    const problem = offerProblem(request.body);
+    if (problem) return transaction.respond(problem.status, { reason: problem.reason });
 
     const caller = await this.options.authenticate(transaction, request.from);
     if (!caller || transaction.finished) return;

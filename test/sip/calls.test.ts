@@ -7,7 +7,7 @@ import type { Connection } from 'mysql2/promise';
 import WebSocket from 'ws';
 import { tagOf, type SipResponse } from '../../src/sip/message.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
-import { authorization, RawSipClient, sipRequest, token, type RequestSpec } from './rawClient.js';
+import { authorization, RawSipClient, sendAuthenticated, sipRequest, token } from './rawClient.js';
 import { until } from './until.js';
 import { browserOffer, WeriftMedia } from './weriftMedia.js';
 
@@ -25,22 +25,6 @@ interface Dialled {
   final: SipResponse;
   /** Every response to the authenticated INVITE, in order. */
   responses: SipResponse[];
-}
-
-/**
- * Sends a request as JsSIP does: CSeq 1 without credentials, the 401 (acknowledged for an INVITE), then CSeq
- * 2 with them; resolves with the final response to that.
- */
-async function sendAuthenticated(client: RawSipClient, request: Omit<RequestSpec, 'cseq' | 'branch'>, password: string): Promise<SipResponse> {
-  const { method, callId } = request;
-  const branch = `z9hG4bK${token()}`;
-  client.send(sipRequest({ ...request, cseq: 1, branch }));
-  const challenge = await client.final(callId, 1, method);
-  expect(challenge.status).toBe(401);
-  if (method === 'INVITE') client.send(sipRequest({ ...request, method: 'ACK', cseq: 1, branch, toTag: tagOf(challenge.to), headers: [], body: '' }));
-  const credentials = authorization(challenge, request.fromUser, password, method, request.uri);
-  client.send(sipRequest({ ...request, cseq: 2, headers: [credentials, ...(request.headers ?? [])] }));
-  return client.final(callId, 2, method);
 }
 
 /** Dials as JsSIP does: INVITE, 401, ACK, INVITE with credentials; resolves with the final response. */
@@ -99,6 +83,8 @@ describe('SIP calls over WebSocket', () => {
     const profiles = join(dir, 'profiles.ini');
     copyFileSync(new URL('../../conf/profiles.ini', import.meta.url), profiles);
     appendFileSync(profiles, '\n[solo]\nmedia = video\ncanvas = 640x360\nfps = 15\ncodec = VP8\nbitrate = 500\nlayout = single\nmax_members = 1\nopen = false\n');
+    // An open profile: any user with a key may start a room under it.
+    appendFileSync(profiles, '\n[lobby]\nmedia = video\ncanvas = 640x360\nfps = 15\ncodec = VP8\nbitrate = 500\nlayout = grid\nmax_members = 4\nopen = true\n');
     server = await startTestServer({ COMET_CONFERENCE_PROFILES: profiles }, media);
     sql = await connect(server);
     for (const [id, hash] of Object.entries(KEYS)) await sql.query('INSERT INTO users_auth (id, hash) VALUES (?, ?)', [id, hash]);
@@ -139,7 +125,7 @@ describe('SIP calls over WebSocket', () => {
     await client.close();
   });
 
-  it('refuses: wrong key 403, not invited 403, no route 404, another tenant 403, unknown profile 404, full room 486, other profile 488', async () => {
+  it('refuses: wrong key 403, not invited 403, no route 404, another tenant 403, unknown profile 404, full room 486', async () => {
     await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('solo', 2, '{}', 'solo'), ('solo', 3, '{}', 'solo'), ('mix', 2, '{}', 'audio'), ('mix', 3, '{}', 'video')");
     const client = await RawSipClient.connect(server.httpPort);
     expect((await dial(client, 2, '0*solo*solo', offer, 'wrong')).final.status).toBe(403);
@@ -152,15 +138,77 @@ describe('SIP calls over WebSocket', () => {
     expect(first.final.status).toBe(200);
     client.send(ack(first));
     expect((await dial(client, 3, '0*solo*solo', offer)).final).toMatchObject({ status: 486, reason: 'Busy Here' });
-    const audio = await dial(client, 2, '0*mix*audio', offer);
-    client.send(ack(audio));
-    expect((await dial(client, 3, '0*mix*video', offer)).final.status).toBe(488);
-    for (const call of [first, audio]) {
-      client.send(inDialog(call, 'BYE', 3));
-      expect((await client.final(call.callId, 3, 'BYE')).status).toBe(200);
-    }
+    client.send(inDialog(first, 'BYE', 3));
+    expect((await client.final(first.callId, 3, 'BYE')).status).toBe(200);
     expect(await inRoom('solo', 2)).toBe(false);
-    expect(await inRoom('mix', 2)).toBe(false);
+    await client.close();
+  });
+
+  it("admits by the room's openness, not the dialled profile's: nobody uninvited gets into a closed room, nobody locks the invited out", async () => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('closed', 2, '{}', 'video'), ('mix', 2, '{}', 'audio'), ('mix', 3, '{}', 'video')");
+    const intruder = await RawSipClient.connect(server.httpPort);
+    const invited = await RawSipClient.connect(server.httpPort);
+    // An open profile dialled opens nothing: the room has an invitation.
+    expect((await dial(intruder, 9, '0*closed*lobby', offer)).final).toMatchObject({ status: 403 });
+    expect((await dial(intruder, 9, '0*closed*video', offer)).final).toMatchObject({ status: 403 });
+    expect(await inRoom('closed', 9)).toBe(false);
+    const call = await dial(invited, 2, '0*closed*video', offer);
+    expect(call.final.status).toBe(200);
+    invited.send(ack(call));
+    expect((await dial(intruder, 9, '0*closed*lobby', offer)).final).toMatchObject({ status: 403 });
+
+    // A room without invitations is open under an open profile only; whoever joins it next joins under that.
+    expect((await dial(intruder, 9, '0*drop-in*video', offer)).final.status).toBe(403);
+    const opened = await dial(intruder, 9, '0*drop-in*lobby', offer);
+    expect(opened.final.status).toBe(200);
+    intruder.send(ack(opened));
+    const other = await RawSipClient.connect(server.httpPort);
+    const joined = await dial(other, 1, '0*drop-in*video', offer);
+    expect(joined.final.status).toBe(200);
+    other.send(ack(joined));
+    expect((await server.model.findMembers(0, { rooms: ['drop-in'] })).map((m) => m.profile)).toEqual(['lobby', 'lobby']);
+
+    // Invited under two profiles: the second joins the running room under its profile instead of a 488.
+    const audio = await dial(invited, 2, '0*mix*audio', offer);
+    invited.send(ack(audio));
+    const video = await dial(other, 3, '0*mix*video', offer);
+    expect(video.final.status).toBe(200);
+    other.send(ack(video));
+    expect((await server.model.findMembers(0, { rooms: ['mix'], userIds: [3] }))[0]?.profile).toBe('audio');
+    for (const [client, ended] of [[invited, call], [intruder, opened], [other, joined], [invited, audio], [other, video]] as const) {
+      client.send(inDialog(ended, 'BYE', 3));
+      expect((await client.final(ended.callId, 3, 'BYE')).status).toBe(200);
+    }
+    expect(await server.model.findMembers(0, { rooms: ['closed', 'drop-in', 'mix'] })).toEqual([]);
+    for (const client of [intruder, invited, other]) await client.close();
+  });
+
+  it('refuses an offer beyond the SDP bounds (8 m-lines, 32 KiB, 1000 lines) with 488 or 413 before the media engine sees it', async () => {
+    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('sdp', 1, '{}', 'video')");
+    const client = await RawSipClient.connect(server.httpPort);
+    const joinsBefore = media.joined.length;
+    // Refused as cheaply as a missing offer: before the digest is asked for.
+    const invite = (body: string) => {
+      const callId = token();
+      const headers = [CONTACT, 'Content-Type: application/sdp'];
+      client.send(sipRequest({ method: 'INVITE', uri: 'sip:0*sdp*video@localhost', callId, cseq: 1, fromUser: user(1), fromTag: token(), headers, body }));
+      return client.final(callId, 1);
+    };
+    // The offer's audio section again and again, each with a mid of its own: nine m-lines.
+    const audio = offer.slice(offer.indexOf('m=audio'), offer.indexOf('m=video'));
+    const nine = offer + Array.from({ length: 7 }, (_, i) => audio.replace(/a=mid:\S+/, `a=mid:extra${i}`)).join('');
+    expect(await invite(nine)).toMatchObject({ status: 488, reason: 'More than 8 media sections' });
+    expect(await invite(`${offer}a=x-padding:${'x'.repeat(33_000)}\r\n`)).toMatchObject({ status: 413, reason: 'SDP larger than 32768 bytes' });
+    expect(await invite(offer + 'a=x\r\n'.repeat(1000))).toMatchObject({ status: 413, reason: 'SDP of more than 1000 lines' });
+    expect(await invite('hello\r\n')).toMatchObject({ status: 488, reason: 'Not an SDP session description' });
+    expect(media.joined.length).toBe(joinsBefore);
+    expect(await inRoom('sdp', 1)).toBe(false);
+    // The same user's next, ordinary offer is answered: only those requests failed.
+    const call = await dial(client, 1, '0*sdp*video', offer);
+    expect(call.final.status).toBe(200);
+    client.send(ack(call));
+    client.send(inDialog(call, 'BYE', 3));
+    expect((await client.final(call.callId, 3, 'BYE')).status).toBe(200);
     await client.close();
   });
 

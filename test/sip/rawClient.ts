@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { digestResponse } from '../../src/sip/digest.js';
 import { parseAuthParams } from '../../src/sip/headers.js';
-import { parseMessage, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.js';
+import { parseMessage, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.js';
 
 export const token = (): string => randomBytes(6).toString('hex');
 
@@ -55,8 +55,9 @@ export class RawSipClient {
     });
   }
 
-  static async connect(port: number): Promise<RawSipClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/sip`, 'sip');
+  /** `localAddress` (another loopback address, 127.0.0.2…) makes the client come from elsewhere. */
+  static async connect(port: number, localAddress?: string): Promise<RawSipClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/sip`, 'sip', { localAddress });
     await once(ws, 'open');
     return new RawSipClient(ws);
   }
@@ -107,6 +108,22 @@ export function authorization(challenge: SipResponse, user: string, password: st
   const cnonce = token();
   const response = digestResponse({ username: user, realm, password, method, uri, nonce, qop: { nc, cnonce } });
   return `Authorization: Digest algorithm=MD5, username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", qop=auth, cnonce="${cnonce}", nc=${nc}`;
+}
+
+/**
+ * Sends a request as JsSIP does: CSeq 1 without credentials, the 401 (acknowledged for an INVITE), then CSeq
+ * 2 with them; resolves with the final response to that.
+ */
+export async function sendAuthenticated(client: RawSipClient, request: Omit<RequestSpec, 'cseq' | 'branch'>, password: string): Promise<SipResponse> {
+  const { method, callId } = request;
+  const branch = `z9hG4bK${token()}`;
+  client.send(sipRequest({ ...request, cseq: 1, branch }));
+  const challenge = await client.final(callId, 1, method);
+  if (challenge.status !== 401) throw new Error(`expected a 401 challenge, got ${challenge.status}`);
+  if (method === 'INVITE') client.send(sipRequest({ ...request, method: 'ACK', cseq: 1, branch, toTag: tagOf(challenge.to), headers: [], body: '' }));
+  const credentials = authorization(challenge, request.fromUser, password, method, request.uri);
+  client.send(sipRequest({ ...request, cseq: 2, headers: [credentials, ...(request.headers ?? [])] }));
+  return client.final(callId, 2, method);
 }
 
 function describe(message: SipMessage): string {
