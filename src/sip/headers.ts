@@ -180,10 +180,14 @@ function indexOutsideQuotes(text: string, char: string): number {
 }
 
 export function parseVia(text: string): Via {
-  const match = /^SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9.!%*_+`'~-]+)\s+([^;]+?)\s*(;.*)?$/i.exec(text.trim());
-  if (!match) throw new SipSyntaxError(`bad Via "${text.trim()}"`);
-  const [, transport = '', sentBy = '', params = ''] = match;
-  return { transport: transport.toUpperCase(), ...parseHostPort(sentBy), params: parseParams(params) };
+  // The parameters are cut off first: a lazy sent-by followed by optional spaces backtracks quadratically.
+  const trimmed = text.trim();
+  const semicolon = trimmed.indexOf(';');
+  const head = semicolon < 0 ? trimmed : trimmed.slice(0, semicolon);
+  const match = /^SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9.!%*_+`'~-]+)\s+(\S.*)$/i.exec(head);
+  if (!match) throw new SipSyntaxError(`bad Via "${trimmed.slice(0, 80)}"`);
+  const [, transport = '', sentBy = ''] = match;
+  return { transport: transport.toUpperCase(), ...parseHostPort(sentBy), params: parseParams(semicolon < 0 ? '' : trimmed.slice(semicolon)) };
 }
 
 export function formatVia(via: Via): string {

@@ -121,7 +121,14 @@ export function canonicalName(name: string): string {
   return COMPACT_FORMS[lower] ?? CANONICAL_NAMES.get(lower) ?? name;
 }
 
+/**
+ * Bounds of one message. Browsers send a few kB (an INVITE with its SDP: about 5 kB, its longest header a
+ * few hundred bytes); a message over a bound is answered 513 Message Too Large (414 for the Request-URI),
+ * and what it carries is never stored.
+ */
+export const MAX_MESSAGE_BYTES = 65_536;
 const MAX_HEADER_FIELDS = 100;
+const MAX_HEADER_LINE_CHARS = 8192;
 const REQUEST_LINE = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/(\d+\.\d+)$/;
 const STATUS_LINE = /^SIP\/(\d+\.\d+) ([1-6]\d\d)(?: (.*))?$/;
 const HEADER_LINE = /^([A-Za-z0-9.!%*_+`'~-]+)[ \t]*:[ \t]*(.*)$/;
@@ -147,9 +154,15 @@ export function parseMessage(frame: string | Buffer): SipMessage {
   const fail = (text: string, code = 400): void => {
     problem ??= { text, status: code };
   };
+  if (bytes.length > MAX_MESSAGE_BYTES) fail(`message longer than ${MAX_MESSAGE_BYTES} bytes`, 513);
   const fields: HeaderField[] = [];
   for (const line of lines) {
     if (line.problem) fail(line.problem);
+    // Too long to keep or to parse further: left out, so it reaches no header parser either.
+    if (line.value.length > MAX_HEADER_LINE_CHARS) {
+      fail(`header line longer than ${MAX_HEADER_LINE_CHARS} characters`, 513);
+      continue;
+    }
     const match = HEADER_LINE.exec(line.value);
     if (!match || CONTROL.test(line.value)) fail(`malformed header line "${line.value.slice(0, 40)}"`);
     else fields.push({ name: canonicalName(match[1] ?? ''), value: (match[2] ?? '').trim() });
@@ -173,7 +186,8 @@ export function parseMessage(frame: string | Buffer): SipMessage {
   if (base.cseq.method !== method) fail(`CSeq method ${base.cseq.method} differs from the request's ${method}`);
   let uri: SipUri | undefined;
   try {
-    uri = parseUri(uriText);
+    if (uriText.length > MAX_HEADER_LINE_CHARS) fail(`Request-URI longer than ${MAX_HEADER_LINE_CHARS} characters`, 414);
+    else uri = parseUri(uriText);
   } catch {
     fail(`unsupported Request-URI "${uriText.slice(0, 80)}"`, /^[a-z][a-z0-9+.-]*:/i.test(uriText) && !/^sips?:/i.test(uriText) ? 416 : 400);
   }

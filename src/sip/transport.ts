@@ -10,11 +10,18 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { HttpServer } from '../http/server.js';
-import { formatReply, parseMessage, SipParseError, type SipMessage, type SipMessageBase } from './message.js';
+import { reportInternalError } from '../faults.js';
+import { SampledLog } from '../log.js';
+import { formatReply, MAX_MESSAGE_BYTES, parseMessage, SipParseError, type SipMessage, type SipMessageBase } from './message.js';
 
 export const SIP_PATH = '/sip';
-/** A SIP message over WebSocket is a few kB; ws closes the socket (1009) on a larger frame. */
-const MAX_FRAME_BYTES = 65_536;
+/**
+ * A SIP message over WebSocket is a few kB. One over MAX_MESSAGE_BYTES is answered 513 when it can be; a
+ * frame twice that size is not even read: ws closes the socket (1009).
+ */
+const MAX_FRAME_BYTES = 2 * MAX_MESSAGE_BYTES;
+/** A parse problem becomes the reason phrase of the 400: kept short, whatever the message quoted. */
+const MAX_REASON_CHARS = 160;
 /** A peer that does not read its messages is cut off before it costs us memory. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 const MALFORMED_WINDOW_MS = 10_000;
@@ -87,6 +94,7 @@ export class SipTransport {
   });
   private readonly flows = new Set<WebSocketFlow>();
   private nextFlowId = 1;
+  private readonly sampledLog: SampledLog;
 
   constructor(
     http: HttpServer,
@@ -94,6 +102,7 @@ export class SipTransport {
     private readonly log: Logger,
   ) {
     http.onUpgrade(SIP_PATH, (request, socket, head) => this.upgrade(request, socket, head));
+    this.sampledLog = new SampledLog(log);
   }
 
   /** Closes every socket; what was sent before (BYEs) is flushed first. */
@@ -143,14 +152,14 @@ export class SipTransport {
       if (!(error instanceof SipParseError)) throw error;
       this.log.debug({ flow: flow.id, problem: error.message }, 'malformed SIP message');
       if (!flow.tolerateMalformed(Date.now())) {
-        this.log.warn({ flow: flow.id, remote: flow.remoteAddress }, 'too many malformed SIP messages; socket closed');
+        this.sampledLog.warn('sip-malformed-flood', { flow: flow.id, remote: flow.remoteAddress }, 'too many malformed SIP messages; socket closed');
         flow.close(1008, 'too many malformed messages');
         return;
       }
       if (error.replyTo) {
         stampVia(error.replyTo, flow);
         // The problem is the reason phrase: the client's developer sees it in the trace.
-        flow.send(formatReply(error.replyTo, error.status, { reason: error.message.replace(/[^\x20-\x7E]/g, '?') }));
+        flow.send(formatReply(error.replyTo, error.status, { reason: error.message.slice(0, MAX_REASON_CHARS).replace(/[^\x20-\x7E]/g, '?') }));
       }
       return;
     }
@@ -158,12 +167,12 @@ export class SipTransport {
     this.guard(flow, () => this.handlers.onMessage(flow, message));
   }
 
-  /** Nothing a peer sends may take the process down: a handler's failure is logged and the socket stays. */
+  /** Nothing a peer sends may take the process down: a handler's failure is a bug of ours, reported; the socket stays. */
   private guard(flow: Flow, action: () => void): void {
     try {
       action();
     } catch (error) {
-      this.log.error({ flow: flow.id, err: error }, 'SIP handler failed');
+      reportInternalError(this.log.child({ flow: flow.id }), error, 'sip-socket');
     }
   }
 }

@@ -419,10 +419,12 @@ describe('SIP calls over WebSocket', () => {
     const closed = once(client.ws, 'close');
     for (let i = 0; i < 30; i++) client.send('garbage\r\n\r\n');
     expect((await closed)[0]).toBe(1008);
-    // A frame beyond 64 KiB closes its socket (ws: 1009).
+    // A message beyond 64 KiB gets 513 and its socket stays; a frame beyond 128 KiB is not read: its socket closes (ws: 1009).
     const big = await RawSipClient.connect(server.httpPort);
-    const bigClosed = once(big.ws, 'close');
     big.send(options(1, [`X-Big: ${'x'.repeat(70_000)}`]));
+    expect(await big.final(callId, 1, 'OPTIONS')).toMatchObject({ status: 513, reason: 'message longer than 65536 bytes' });
+    const bigClosed = once(big.ws, 'close');
+    big.send(options(2, [`X-Big: ${'x'.repeat(140_000)}`]));
     expect((await bigClosed)[0]).toBe(1009);
     bystander.send(sipRequest({ method: 'OPTIONS', uri: 'sip:localhost', callId: bystanderCall, cseq: 2, fromUser: user(2), fromTag: 'b' }));
     expect((await bystander.final(bystanderCall, 2, 'OPTIONS')).status).toBe(200);

@@ -216,6 +216,30 @@ describe('SIP message parsing: malformed input fails alone', () => {
     expect(tooMany.replyTo?.cseq.method).toBe('REGISTER');
   });
 
+  it('answers 513 to a header line over 8192 characters or a message over 64 KiB, 414 to a Request-URI over 8192', () => {
+    const longHeader = failure(JSSIP_REGISTER.replace('Expires: 600', `X-Long: ${'x'.repeat(8200)}`));
+    expect(longHeader).toMatchObject({ status: 513, message: 'header line longer than 8192 characters' });
+    expect(longHeader.replyTo?.callId).toBe('udlnes5kuco5vjrji9i7fp');
+    const body = 'x'.repeat(66_000);
+    const large = failure(JSSIP_REGISTER.replace('Content-Length: 0\r\n\r\n', `Content-Length: ${body.length}\r\n\r\n${body}`));
+    expect(large).toMatchObject({ status: 513, message: 'message longer than 65536 bytes' });
+    expect(large.replyTo).toBeDefined();
+    const longUri = failure(JSSIP_REGISTER.replace('REGISTER sip:example.com', `REGISTER sip:${'a'.repeat(8200)}@example.com`));
+    expect(longUri).toMatchObject({ status: 414 });
+    expect(longUri.replyTo).toBeDefined();
+    // Within the bounds, as long as they allow: still a message.
+    expect(request(JSSIP_REGISTER.replace('Expires: 600', `X-Long: ${'x'.repeat(8000)}`)).headers.get('X-Long')).toHaveLength(8000);
+  });
+
+  it('reads a Via padded with whitespace in linear time (a quadratic regex stalled the event loop for seconds)', () => {
+    const spaces = ' '.repeat(60_000);
+    const started = performance.now();
+    expect(() => parseVia(`SIP/2.0/WS a${spaces}b`)).toThrow(/bad host/);
+    expect(parseVia(`SIP/2.0/WS host.invalid${spaces};branch=z9hG4bKx`).host).toBe('host.invalid');
+    // Linear: about a millisecond; the quadratic one took about 9 s.
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
   it('answers 505 to another SIP version, 416 to another URI scheme, 400 to a CSeq of another method', () => {
     expect(failure(JSSIP_REGISTER.replace('sip:example.com SIP/2.0', 'sip:example.com SIP/3.0')).status).toBe(505);
     expect(failure(JSSIP_REGISTER.replace('REGISTER sip:example.com', 'REGISTER tel:+15551234')).status).toBe(416);
