@@ -9,6 +9,7 @@ import { CometQLError, ErrorCode } from './errors.js';
 import { useDatabase, type Executor, type Result, type Session } from './executor.js';
 import { AUTH_PLUGIN, authSwitchRequest, greeting, isSslRequest, newScramble, parseHandshakeResponse, type HandshakeResponse } from './handshake.js';
 import type { QueryLimits } from './limits.js';
+import { pace } from './pace.js';
 import { parseQuery } from './parser.js';
 import type { Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
@@ -247,6 +248,7 @@ export class CometQLConnection {
     }
     const writer = new ReplyWriter(reply);
     for (const [index, statement] of statements.entries()) {
+      await pace();
       // Only real table names become metric labels: a client must not be able to mint label values.
       const named = 'table' in statement ? statement.table.toLowerCase() : '';
       const table = named === '' || TABLES.has(named) ? named : 'unknown';

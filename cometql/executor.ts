@@ -6,6 +6,7 @@ import { CometQLError, ErrorCode } from './errors.js';
 import type { Condition, Limit, SelectExpression, SqlValue, Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
 import type { Column, KeyRequirement, Row, Table, TableContext } from './tables/table.js';
+import { pace } from './pace.js';
 import { DATABASE_NAME } from './wire.js';
 
 /** The state of one CometQL connection that statements read and change. */
@@ -143,6 +144,7 @@ export class Executor {
         let affectedRows = 0;
         let insertId = 0;
         for (const values of statement.rows) {
+          await pace();
           if (values.length !== names.length) throw new CometQLError(ErrorCode.columnsList, 'Error in columns list');
           const result = await table.insert(context, new Map(names.map((name, i) => [name, values[i]!])));
           affectedRows += result.affectedRows;
@@ -294,8 +296,9 @@ function onlyOnce(names: string[], message: string): void {
   if (new Set(names).size !== names.length) throw new CometQLError(ErrorCode.whereColumns, message);
 }
 
+/** Column names as the table has them; a value listed twice counts once (or `IN (1, 1, …)` would repeat rows). */
 function normalizeWhere(table: Table, where: Condition[]): Condition[] {
-  const normalized = where.map((condition) => ({ ...condition, column: columnOf(table, condition.column).name }));
+  const normalized = where.map((condition) => ({ column: columnOf(table, condition.column).name, values: [...new Set(condition.values)] }));
   onlyOnce(normalized.map((c) => c.column), 'Each column in the conditions used only once');
   return normalized;
 }

@@ -14,14 +14,20 @@ export const DEFAULT_LIMITS: QueryLimits = { maxListValues: 10_000 };
 
 /** Statements in one multi-statement query. */
 export const MAX_STATEMENTS = 1000;
-/** Tokens of a statement's shape (its value lists folded): node-sql-parser parses 500 in about 10 ms. */
-export const MAX_SHAPE_TOKENS = 500;
+/**
+ * Tokens of a statement, its value lists folded (what node-sql-parser parses: 200 take it 3-10 ms here, 500
+ * up to 60 on a loaded machine). The widest statement of any table needs about 80.
+ */
+export const MAX_SHAPE_TOKENS = 200;
 /** Nested parentheses in one statement. */
 export const MAX_NESTING = 32;
 
-/** Tokens the lexer reads before refusing a query: the largest lists allowed, and room for many statements. */
+/**
+ * Tokens the lexer reads before refusing a query (56,000 take it a few ms): the largest lists allowed
+ * (a one-column row is 4 tokens a value), and room for many small statements.
+ */
 export function tokenBudget(limits: QueryLimits): number {
-  return 4 * limits.maxListValues + 64 * MAX_STATEMENTS;
+  return 4 * limits.maxListValues + 16 * MAX_STATEMENTS;
 }
 
 const overflow = (message: string): CometQLError => new CometQLError(ErrorCode.overflow, message);

@@ -31,14 +31,13 @@ const UNSUPPORTED_COMMANDS = new Set([
 
 function parseStatement(sql: string, tokens: Token[], limits: QueryLimits): Statement {
   const verb = tokens[0]!.type === 'word' ? tokens[0]!.value.toUpperCase() : '';
+  const cached = verb === 'INSERT' || verb === 'REPLACE' || verb === 'DELETE' || verb === 'UPDATE' || (verb === 'SELECT' && hasTopLevelKeyword(tokens, 'FROM'));
+  if (cached) return parseCached(tokens, limits);
+  // Session statements have no value lists: a long one is no statement a client sends.
+  if (tokens.length > MAX_SHAPE_TOKENS) throw tooComplex();
   switch (verb) {
     case 'SELECT':
-      return hasTopLevelKeyword(tokens, 'FROM') ? parseCached(tokens, limits) : parseSelectExpressions(sql, tokens);
-    case 'INSERT':
-    case 'REPLACE':
-    case 'DELETE':
-    case 'UPDATE':
-      return parseCached(tokens, limits);
+      return parseSelectExpressions(sql, tokens);
     case 'SET':
       return { kind: 'set' };
     case 'BEGIN':

@@ -1,6 +1,6 @@
 import { CometQLError } from '../errors.js';
 import { idsOf, namesOf, requireValue, toFlag, toId, toName, toText } from '../values.js';
-import { keyValues, type Row, type Table } from './table.js';
+import { keyValues, removeEach, type Row, type Table } from './table.js';
 
 /**
  * `conference (name, user_id, caller_id, message, profile, stream, node)`: invitations. INSERT invites
@@ -51,7 +51,9 @@ export const conference: Table = {
   },
 
   async remove({ devId, model }, rows) {
-    for (const row of rows) await model.uninvite(devId, String(row.name), Number(row.user_id));
-    return rows.length;
+    return removeEach(rows, async (row) => {
+      await model.uninvite(devId, String(row.name), Number(row.user_id));
+      return true;
+    });
   },
 };

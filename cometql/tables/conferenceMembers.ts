@@ -2,6 +2,7 @@ import { isLayoutName, LAYOUT_NAMES, type LayoutName, type Member, type MemberCo
 import { CometQLError, ErrorCode } from '../errors.js';
 import type { SqlValue } from '../statements.js';
 import { idsOf, namesOf, requireValue, toFlag, toId, toName, toText } from '../values.js';
+import { pace } from '../pace.js';
 import { keyValues, removeEach, type Row, type Table } from './table.js';
 
 /** Columns a backend may write; the others are live state. */
@@ -98,6 +99,7 @@ export const conferenceMembers: Table = {
     const controls = toControls(changes);
     let changed = 0;
     for (const row of rows) {
+      await pace();
       const member = await model.updateControls(devId, String(row.name), Number(row.user_id), controls);
       const after = member && memberRow(member, Date.now());
       if (after && [...CONTROL_COLUMNS].some((column) => after[column] !== row[column])) changed++;

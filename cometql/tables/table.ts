@@ -5,6 +5,7 @@ import type { TenantStore } from '../../src/tenants/store.js';
 import { CometQLError, ErrorCode } from '../errors.js';
 import type { Condition, SqlValue } from '../statements.js';
 import { isValidPipeName } from '../../src/messaging/names.js';
+import { pace } from '../pace.js';
 import { namesOf, requireValue } from '../values.js';
 
 /** How a column's values are checked and shown (`DESCRIBE` shows sqlType). */
@@ -88,6 +89,7 @@ export async function updateColumn<T extends string | number>(
   let changed = 0;
   for (const row of rows) {
     if (String(row[columns.value]) === String(value)) continue;
+    await pace();
     await write(row, value);
     changed++;
   }
@@ -97,6 +99,9 @@ export async function updateColumn<T extends string | number>(
 /** DELETE row by row; counts what `remove` really removed (true, or a number of rows). */
 export async function removeEach(rows: readonly Row[], remove: (row: Row) => Promise<boolean | number>): Promise<number> {
   let removed = 0;
-  for (const row of rows) removed += Number(await remove(row));
+  for (const row of rows) {
+    await pace();
+    removed += Number(await remove(row));
+  }
   return removed;
 }

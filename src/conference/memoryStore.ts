@@ -29,21 +29,27 @@ class RoomUserTable<T extends { devId: DevId; room: RoomName; userId: UserId }> 
     return row && this.copy(row);
   }
 
+  /**
+   * Each row once, however often the filter names it; per room the smaller of its rows and the filter's
+   * users is walked, so long lists of both rooms and users cost their lengths, not their product.
+   */
   find(devId: DevId | undefined, filter: RoomUserFilter): T[] {
     const tenants = devId === undefined ? [...this.byDev.values()] : [this.byDev.get(devId)];
+    const userIds = filter.userIds && [...new Set(filter.userIds)];
+    const wanted = userIds && new Set(userIds);
     const out: T[] = [];
     for (const rooms of tenants) {
       if (!rooms) continue;
-      const selected = filter.rooms ? filter.rooms.map((room) => rooms.get(room)) : [...rooms.values()];
+      const selected = filter.rooms ? [...new Set(filter.rooms)].map((room) => rooms.get(room)) : [...rooms.values()];
       for (const users of selected) {
         if (!users) continue;
-        if (filter.userIds) {
-          for (const userId of filter.userIds) {
+        if (userIds && userIds.length < users.size) {
+          for (const userId of userIds) {
             const row = users.get(userId);
             if (row) out.push(this.copy(row));
           }
         } else {
-          for (const row of users.values()) out.push(this.copy(row));
+          for (const row of users.values()) if (!wanted || wanted.has(row.userId)) out.push(this.copy(row));
         }
       }
     }
