@@ -134,6 +134,9 @@ export async function startServer(
     nonceLifetimeMs: config.sip.nonce_lifetime * 1000,
     reconnectGraceMs: config.sip.reconnect_grace * 1000,
     host: `${endpoint.host}:${endpoint.port}`,
+    maxSocketsPerUser: config.sip.max_sockets_per_user,
+    maxRegistrationsPerUser: config.sip.max_registrations_per_user,
+    onLoginFailure: () => metrics.loginFailures.inc({ front: 'sip' }),
   });
   if (mixer) metrics.watchMixer(mixer);
 

@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 import type { ConferenceModel } from '../conference/model.js';
+import { SampledLog } from '../log.js';
+import type { LoginThrottle } from '../security/loginThrottle.js';
 import type { DevId, UserId } from '../domain.js';
 import { parseDigestCredentials, type DigestAuthenticator } from './digest.js';
 import type { NameAddr } from './headers.js';
@@ -25,27 +27,46 @@ export function parseSipUser(user: string): SipIdentity | undefined {
 
 export type AuthOutcome =
   | { ok: true; identity: SipIdentity }
-  | { ok: false; status: 400 | 401 | 403; reason: string; challenge?: string };
+  | { ok: false; status: 400 | 401 | 403; reason: string; challenge?: string; retryAfterSeconds?: number };
 
 export class SipAuthenticator {
+  private readonly sampledLog: SampledLog;
+
   constructor(
     private readonly model: ConferenceModel,
     private readonly digest: DigestAuthenticator,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+    /** Failed digests, per address and per user: while closed, credentials are refused unchecked. */
+    private readonly throttle: LoginThrottle,
+    /** Counts each refused login (for /metrics). */
+    private readonly onFailure: () => void,
+  ) {
+    this.sampledLog = new SampledLog(log);
+  }
 
   /**
-   * Checks the request's digest credentials. `claimed` is the address whose user the credentials must be
-   * for: To for REGISTER (one registers only oneself), From for INVITE (one calls only as oneself).
+   * Checks the request's digest credentials, sent from `address`. `claimed` is the address whose user the
+   * credentials must be for: To for REGISTER (one registers only oneself), From for INVITE (one calls only
+   * as oneself).
    */
-  async authenticate(request: SipRequest, claimed: NameAddr): Promise<AuthOutcome> {
+  async authenticate(request: SipRequest, claimed: NameAddr, address: string): Promise<AuthOutcome> {
     const header = request.headers.get('Authorization');
     const credentials = header === undefined ? undefined : parseDigestCredentials(header);
     // Credentials for another realm (or none, or not Digest) are not an error: the client learns ours.
     if (!credentials || credentials.realm !== this.digest.realm) return this.challenge(false);
     const identity = parseSipUser(credentials.username);
+    // Only a well-formed user name is a key: made-up long names must not fill the throttle's memory.
+    const keys = identity ? [`addr:${address}`, `user:${identity.user}`] : [`addr:${address}`];
+    const waitMs = this.throttle.retryAfterMs(keys);
+    if (waitMs > 0) {
+      this.onFailure();
+      this.sampledLog.warn('sip-login-throttled', { address }, 'SIP logins refused unchecked after repeated failures');
+      return { ok: false, status: 403, reason: 'Too many failed logins', retryAfterSeconds: Math.ceil(waitMs / 1000) };
+    }
     const refuse = (why: string): AuthOutcome => {
-      this.log.info({ user: credentials.username, method: request.method, why }, 'SIP authentication refused');
+      this.throttle.failed(keys);
+      this.onFailure();
+      this.sampledLog.warn('sip-login-failed', { user: identity?.user, address, method: request.method, why }, 'SIP authentication refused');
       return { ok: false, status: 403, reason: 'Forbidden' };
     };
     if (!identity) return refuse('not a <dev_id:6><user_id> user name');
@@ -55,11 +76,12 @@ export class SipAuthenticator {
     const verdict = this.digest.verify(credentials, request.method, request.uri.raw, key.hash);
     switch (verdict) {
       case 'ok':
+        this.throttle.succeeded([`user:${identity.user}`]);
         return { ok: true, identity };
       case 'stale':
       case 'replay':
         // A replayed header is refused, but an honest client that somehow reused a count may try afresh.
-        if (verdict === 'replay') this.log.warn({ user: identity.user, method: request.method }, 'SIP digest nonce count replayed');
+        if (verdict === 'replay') this.sampledLog.warn('sip-digest-replay', { user: identity.user, method: request.method }, 'SIP digest nonce count replayed');
         return this.challenge(true);
       case 'wrong':
         return refuse('wrong digest');

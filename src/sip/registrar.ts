@@ -16,7 +16,7 @@ export interface Binding {
 
 export type RegisterOutcome =
   | { status: 200; contacts: string[] }
-  | { status: 400 | 500; reason: string }
+  | { status: 400 | 403 | 500; reason: string }
   | { status: 423; reason: string; minExpires: number };
 
 export interface RegistrarOptions {
@@ -26,7 +26,7 @@ export interface RegistrarOptions {
   maxExpires: number;
   /** Seconds, when the request names none. */
   defaultExpires: number;
-  /** The oldest binding of a user goes when a new one would exceed this. */
+  /** A REGISTER that would give a user more bindings than this is refused (403). */
   maxBindingsPerUser: number;
   now?: () => number;
 }
@@ -79,14 +79,20 @@ export class Registrar {
       changes.push({ key, contact, expires });
     }
 
+    // Refused rather than making room: dropping an older binding would cut off a browser that did nothing wrong.
+    const kept = new Set(bindings.keys());
+    for (const { key, expires } of changes) {
+      if (expires === 0) kept.delete(key);
+      else kept.add(key);
+    }
+    if (kept.size > this.options.maxBindingsPerUser) {
+      return { status: 403, reason: `Too many registrations for this user (${this.options.maxBindingsPerUser})` };
+    }
+
     for (const { key, contact, expires } of changes) {
       bindings.delete(key);
       if (expires === 0) continue;
       bindings.set(key, { contact, callId: request.callId, cseq: request.cseq.seq, expiresAt: this.now() + expires * 1000, flowId });
-      for (const oldest of bindings.keys()) {
-        if (bindings.size <= this.options.maxBindingsPerUser) break;
-        bindings.delete(oldest);
-      }
     }
     if (bindings.size > 0) this.byUser.set(user, bindings);
     else this.byUser.delete(user);

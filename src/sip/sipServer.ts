@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import type { MediaEngine } from '../conference/media.js';
 import type { ConferenceModel } from '../conference/model.js';
 import { CLOSE_KEY_REVOKED, sipUser, type DevId, type UserId } from '../domain.js';
+import { reportInternalError } from '../faults.js';
 import type { HttpServer } from '../http/server.js';
+import { LoginThrottle } from '../security/loginThrottle.js';
 import type { Dialplan } from '../../dialplan/index.js';
 import { SipAuthenticator, type SipIdentity } from './auth.js';
 import { ConferenceCalls } from './calls.js';
@@ -30,13 +32,21 @@ export interface SipServerOptions {
   host: string;
   /** How long a confirmed call outlives its closed socket, waiting for the browser to register again. */
   reconnectGraceMs?: number;
+  /** WebSockets one SIP user may authenticate on at once. */
+  maxSocketsPerUser: number;
+  /** Contacts one SIP user may have registered at once. */
+  maxRegistrationsPerUser: number;
+  /** Called for each refused login (a wrong digest, or one refused unchecked while throttled). */
+  onLoginFailure?: () => void;
+  /** Back-off of failed digests per address and per user; a default one unless given. */
+  loginThrottle?: LoginThrottle;
 }
 
 /** JsSIP retries a dropped socket after 2 s, then backs off towards 30 s: its first attempts fit in. */
 const RECONNECT_GRACE_MS = 30_000;
 
 export class SipServer {
-  private readonly registrar = new Registrar({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindingsPerUser: 16 });
+  private readonly registrar: Registrar;
   private readonly transport: SipTransport;
   private readonly serverTransactions = new ServerTransactions();
   private readonly clientTransactions: ClientTransactions;
@@ -47,12 +57,21 @@ export class SipServer {
   private readonly usersByFlow = new Map<Flow, Set<string>>();
   private readonly detach: () => void;
   private readonly log: Logger;
+  private readonly maxSocketsPerUser: number;
 
   constructor(http: HttpServer, options: SipServerOptions) {
     const { model, log } = options;
     this.log = log;
+    this.maxSocketsPerUser = options.maxSocketsPerUser;
+    this.registrar = new Registrar({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindingsPerUser: options.maxRegistrationsPerUser });
     this.clientTransactions = new ClientTransactions(log);
-    this.auth = new SipAuthenticator(model, new DigestAuthenticator({ realm: options.realm, nonceLifetimeMs: options.nonceLifetimeMs }), log);
+    this.auth = new SipAuthenticator(
+      model,
+      new DigestAuthenticator({ realm: options.realm, nonceLifetimeMs: options.nonceLifetimeMs }),
+      log,
+      options.loginThrottle ?? new LoginThrottle(),
+      options.onLoginFailure ?? (() => undefined),
+    );
     this.calls = new ConferenceCalls({
       model,
       media: options.media,
@@ -108,7 +127,7 @@ export class SipServer {
     }
     const transaction = this.serverTransactions.create(flow, request);
     this.handle(transaction).catch((error: unknown) => {
-      this.log.error({ err: error, method: request.method, callId: request.callId }, 'SIP request failed');
+      reportInternalError(this.log.child({ method: request.method, callId: request.callId }), error, 'sip-request');
       transaction.respond(500);
     });
   }
@@ -156,18 +175,28 @@ export class SipServer {
     this.calls.reattach(identity, flow, bound.map((binding) => binding.contact.uri));
   }
 
-  /** Digest-authenticates the request as the user of `claimed`; answers 401/403/400 itself when it is not. */
+  /**
+   * Digest-authenticates the request as the user of `claimed`; answers 401/403/400 itself when it is not,
+   * and 403 when it comes on one socket more than the user may hold.
+   */
   private async authenticate(transaction: ServerTransaction, claimed: NameAddr): Promise<SipIdentity | undefined> {
     const { flow } = transaction;
-    const outcome = await this.auth.authenticate(transaction.request, claimed);
+    const outcome = await this.auth.authenticate(transaction.request, claimed, flow.remoteAddress);
     if (!outcome.ok) {
-      const headers: [string, string][] = outcome.challenge ? [['WWW-Authenticate', outcome.challenge]] : [];
+      const headers: [string, string][] = [];
+      if (outcome.challenge) headers.push(['WWW-Authenticate', outcome.challenge]);
+      if (outcome.retryAfterSeconds) headers.push(['Retry-After', String(outcome.retryAfterSeconds)]);
       transaction.respond(outcome.status, { reason: outcome.reason, headers });
       return undefined;
     }
+    const { user } = outcome.identity;
+    const flows = this.flowsByUser.get(user) ?? new Set<Flow>();
+    if (!flows.has(flow) && flows.size >= this.maxSocketsPerUser) {
+      transaction.respond(403, { reason: `Too many SIP sockets for this user (${this.maxSocketsPerUser})` });
+      return undefined;
+    }
     if (flow.open) {
-      const { user } = outcome.identity;
-      this.flowsByUser.set(user, (this.flowsByUser.get(user) ?? new Set()).add(flow));
+      this.flowsByUser.set(user, flows.add(flow));
       this.usersByFlow.set(flow, (this.usersByFlow.get(flow) ?? new Set()).add(user));
     }
     return outcome.identity;

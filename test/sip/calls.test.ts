@@ -7,7 +7,7 @@ import type { Connection } from 'mysql2/promise';
 import WebSocket from 'ws';
 import { tagOf, type SipResponse } from '../../src/sip/message.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
-import { authorization, RawSipClient, sendAuthenticated, sipRequest, token } from './rawClient.js';
+import { authorization, RawSipClient, register as registerContact, sendAuthenticated, sipRequest, token } from './rawClient.js';
 import { until } from './until.js';
 import { browserOffer, WeriftMedia } from './weriftMedia.js';
 
@@ -15,7 +15,7 @@ const KEYS: Record<number, string> = { 1: 'key1', 2: 'key2', 3: 'key3', 4: 'key4
 const user = (userId: number): string => `000000${userId}`;
 /** The Contact of every INVITE here, and the one JsSIP registers for it: the same URI, `;ob` aside. */
 const CONTACT = 'Contact: <sip:xyz@abcdef.invalid;transport=ws;ob>';
-const REGISTERED_CONTACT = 'Contact: <sip:xyz@abcdef.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:9b0f0e3c-2f4e-4a8e-9d35-6c1b5d1e0a01>";expires=600';
+const REGISTERED_CONTACT = '<sip:xyz@abcdef.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:9b0f0e3c-2f4e-4a8e-9d35-6c1b5d1e0a01>";expires=600';
 
 interface Dialled {
   callId: string;
@@ -39,10 +39,7 @@ async function dial(client: RawSipClient, userId: number, destination: string, o
 }
 
 /** Registers the calls' Contact as JsSIP does on every (re)connection. */
-function register(client: RawSipClient, userId: number): Promise<SipResponse> {
-  const request = { method: 'REGISTER', uri: 'sip:localhost', toUri: `sip:${user(userId)}@localhost`, callId: token(), fromUser: user(userId), fromTag: token() };
-  return sendAuthenticated(client, { ...request, headers: [REGISTERED_CONTACT] }, KEYS[userId] ?? '');
-}
+const register = (client: RawSipClient, userId: number): Promise<SipResponse> => registerContact(client, user(userId), KEYS[userId] ?? '', REGISTERED_CONTACT);
 
 /** A request in the dialog the 200 OK created. */
 function inDialog(call: Dialled, method: string, cseq: number, extra: { headers?: string[]; body?: string; branch?: string } = {}): string {
@@ -128,7 +125,10 @@ describe('SIP calls over WebSocket', () => {
   it('refuses: wrong key 403, not invited 403, no route 404, another tenant 403, unknown profile 404, full room 486', async () => {
     await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('solo', 2, '{}', 'solo'), ('solo', 3, '{}', 'solo'), ('mix', 2, '{}', 'audio'), ('mix', 3, '{}', 'video')");
     const client = await RawSipClient.connect(server.httpPort);
+    const sipLoginFailures = async () => (await server.metrics.loginFailures.get()).values.find((v) => v.labels.front === 'sip')?.value ?? 0;
+    const failuresBefore = await sipLoginFailures();
     expect((await dial(client, 2, '0*solo*solo', offer, 'wrong')).final.status).toBe(403);
+    expect(await sipLoginFailures()).toBe(failuresBefore + 1);
     expect((await dial(client, 2, '0*nobody*video', offer)).final.status).toBe(403);
     expect((await dial(client, 2, '101', offer)).final).toMatchObject({ status: 404, reason: 'Not Found' });
     expect((await dial(client, 2, '7*solo*solo', offer)).final.status).toBe(403);

@@ -126,6 +126,12 @@ export async function sendAuthenticated(client: RawSipClient, request: Omit<Requ
   return client.final(callId, 2, method);
 }
 
+/** REGISTERs `contact` (the Contact header's value) for the SIP `user` as JsSIP does. */
+export function register(client: RawSipClient, user: string, password: string, contact: string): Promise<SipResponse> {
+  const request = { method: 'REGISTER', uri: 'sip:localhost', toUri: `sip:${user}@localhost`, callId: token(), fromUser: user, fromTag: token() };
+  return sendAuthenticated(client, { ...request, headers: [`Contact: ${contact}`] }, password);
+}
+
 function describe(message: SipMessage): string {
   return message.kind === 'response' ? `${message.status} (${message.cseq.method})` : message.method;
 }

@@ -141,6 +141,8 @@ describe('a JsSIP call whose browser does not come back', () => {
       nonceLifetimeMs: 300_000,
       host: `127.0.0.1:${httpPort}`,
       reconnectGraceMs: GRACE_MS,
+      maxSocketsPerUser: 8,
+      maxRegistrationsPerUser: 8,
     });
     await model.setKey({ devId: 0, userId: 1, hash: 'key1' });
     await model.inviteUser({ devId: 0, room: 'gone', userId: 1, callerId: 1, message: '{}', profile: 'video', viewerOnly: false });

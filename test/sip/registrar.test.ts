@@ -70,7 +70,7 @@ describe('the registrar', () => {
     expect(registrar.register('0000005', 1, register(4, [`Contact: ${JSSIP_CONTACT}`], 'another-call'))).toMatchObject({ status: 200 });
   });
 
-  it('keys an outbound client by instance and reg-id, keeps a bounded number, and forgets a closed socket', () => {
+  it('keys an outbound client by instance and reg-id, refuses a binding beyond the bound, and forgets a closed socket', () => {
     const { registrar } = setup();
     const contact = (user: string, instance: string) => `Contact: <sip:${user}@x.invalid;transport=ws>;reg-id=1;+sip.instance="<urn:uuid:${instance}>"`;
     registrar.register('0000005', 1, register(1, [contact('a', 'one')]));
@@ -78,10 +78,14 @@ describe('the registrar', () => {
     registrar.register('0000005', 2, register(2, [contact('b', 'one')]));
     expect(registrar.bindings('0000005').map((b) => [b.contact.uri.user, b.flowId])).toEqual([['b', 2]]);
     registrar.register('0000005', 3, register(3, [contact('c', 'two')]));
-    registrar.register('0000005', 4, register(4, [contact('d', 'three')]));
-    expect(registrar.bindings('0000005').map((b) => b.contact.uri.user)).toEqual(['c', 'd']);
+    // A third instance is refused; the bindings there were stay, and can be refreshed or replaced.
+    expect(registrar.register('0000005', 4, register(4, [contact('d', 'three')]))).toEqual({
+      status: 403, reason: 'Too many registrations for this user (2)',
+    });
+    expect(registrar.register('0000005', 4, register(5, [contact('e', 'three'), contact('b', 'one').replace(/$/, ';expires=0')]))).toMatchObject({ status: 200 });
+    expect(registrar.bindings('0000005').map((b) => b.contact.uri.user)).toEqual(['c', 'e']);
     registrar.dropFlow(3);
-    expect(registrar.bindings('0000005').map((b) => b.contact.uri.user)).toEqual(['d']);
+    expect(registrar.bindings('0000005').map((b) => b.contact.uri.user)).toEqual(['e']);
     registrar.dropUser('0000005');
     expect(registrar.size).toBe(0);
   });
