@@ -119,11 +119,12 @@ export class ConferenceCalls {
     if (!remoteTarget) return transaction.respond(400, { reason: 'Missing or bad Contact' });
     if (!isSdp(request)) return transaction.respond(415, { headers: [['Accept', 'application/sdp']] });
     if (request.body.trim() === '') return transaction.respond(488, { reason: 'An SDP offer is required' });
-    const problem = offerProblem(request.body);
-    if (problem) return transaction.respond(problem.status, { reason: problem.reason });
 
     const caller = await this.options.authenticate(transaction, request.from);
     if (!caller || transaction.finished) return;
+    // Judged once the caller is known, so every client meets the challenge first, whatever it offers.
+    const problem = offerProblem(request.body);
+    if (problem) return transaction.respond(problem.status, { reason: problem.reason });
     const route = this.route(request.uri.user ?? '', caller);
     if ('status' in route) return transaction.respond(route.status, { reason: route.reason });
     await this.connect(transaction, caller, route, { remoteTag, remoteTarget });

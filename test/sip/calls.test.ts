@@ -187,13 +187,7 @@ describe('SIP calls over WebSocket', () => {
     await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('sdp', 1, '{}', 'video')");
     const client = await RawSipClient.connect(server.httpPort);
     const joinsBefore = media.joined.length;
-    // Refused as cheaply as a missing offer: before the digest is asked for.
-    const invite = (body: string) => {
-      const callId = token();
-      const headers = [CONTACT, 'Content-Type: application/sdp'];
-      client.send(sipRequest({ method: 'INVITE', uri: 'sip:0*sdp*video@localhost', callId, cseq: 1, fromUser: user(1), fromTag: token(), headers, body }));
-      return client.final(callId, 1);
-    };
+    const invite = async (body: string) => (await dial(client, 1, '0*sdp*video', body)).final;
     // The offer's audio section again and again, each with a mid of its own: nine m-lines.
     const audio = offer.slice(offer.indexOf('m=audio'), offer.indexOf('m=video'));
     const nine = offer + Array.from({ length: 7 }, (_, i) => audio.replace(/a=mid:\S+/, `a=mid:extra${i}`)).join('');
