@@ -62,6 +62,8 @@ export interface BroadcastSettings {
   dash: boolean;
   /** Record to this MP4 file. */
   record: string | null;
+  /** The embedded HLS/DASH is served only with a viewer token (conference_broadcast.private = 1). */
+  private?: boolean;
 }
 
 /** The state of one output of a live broadcast. */
