@@ -12,7 +12,7 @@ import { MediaError } from '../src/conference/media.js';
 import type { VideoCodec } from '../src/domain.js';
 import type { RtpFields } from './rtp/packet.js';
 
-/** Where this node's media is reachable: [media] in comet.ini. */
+/** Where this node's media is reachable, and how long a silent leg lives: [media] in comet.ini. */
 export interface MediaNetwork {
   /** Addresses advertised as host candidates (a public or NAT 1:1 address, or 127.0.0.1 in tests). */
   announcedAddresses: string[];
@@ -21,6 +21,8 @@ export interface MediaNetwork {
   portRange: [number, number] | undefined;
   /** STUN/TURN servers, as RTCPeerConnection takes them. */
   iceServers: { urls: string; username?: string; credential?: string }[];
+  /** A leg from which no RTP or RTCP has come for this long has failed ([media] media_timeout). */
+  silenceTimeoutMs: number;
 }
 
 const VIDEO_CODECS: Record<VideoCodec, () => RTCRtpCodecParameters> = {
@@ -40,7 +42,10 @@ export interface PeerHandlers {
   onAudio(payload: Buffer): void;
   /** The browser asked for a keyframe of what we send it. */
   onKeyframeRequest(): void;
-  /** ICE or DTLS failed, or the connection closed. */
+  /**
+   * ICE or DTLS failed, the browser closed the connection, or it sent nothing for `silenceTimeoutMs`. Called
+   * at most once, and never once the leg is being closed here.
+   */
   onFailed(): void;
 }
 
@@ -84,7 +89,18 @@ export async function answerOffer(
       video: [VIDEO_CODECS[options.preferredCodec](), VIDEO_CODECS[options.preferredCodec === 'VP8' ? 'H264' : 'VP8']()],
     },
   });
+  let ended = false;
+  let stopWatching = (): void => undefined;
+  const fail = (): void => {
+    if (ended) return;
+    ended = true;
+    stopWatching();
+    handlers.onFailed();
+  };
+  // Our own close must not read as a failure: the leg may have been replaced by a newer one of the member.
   const close = async (): Promise<void> => {
+    ended = true;
+    stopWatching();
     await pc.close().catch(() => undefined);
   };
   try {
@@ -138,8 +154,9 @@ export async function answerOffer(
       });
     }
     pc.connectionStateChange.subscribe((state) => {
-      if (state === 'failed' || state === 'closed') handlers.onFailed();
+      if (state === 'failed' || state === 'closed') fail();
     });
+    stopWatching = watchSilence(pc, network.silenceTimeoutMs, fail);
     const sentCodec = videoTransceiver?.sender.codec;
     return {
       answer: pc.localDescription!.sdp,
@@ -164,6 +181,28 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Calls `onSilent` once no RTP or RTCP has come from the peer for `timeoutMs`: a browser gone without a BYE
+ * (network lost, laptop closed) sends nothing, while a live one sends RTCP reports every second or so even
+ * when muted. Only packets that decrypt count, so forged ones cannot keep a dead leg alive. Returns the stop.
+ */
+function watchSilence(pc: RTCPeerConnection, timeoutMs: number, onSilent: () => void): () => void {
+  let heardAt = performance.now();
+  const heard = (): void => {
+    heardAt = performance.now();
+  };
+  const transports = new Set(pc.getTransceivers().map((transceiver) => transceiver.dtlsTransport));
+  const subscriptions = [...transports].flatMap((transport) => [transport.onRtp.subscribe(heard), transport.onRtcp.subscribe(heard)]);
+  const timer = setInterval(() => {
+    if (performance.now() - heardAt >= timeoutMs) onSilent();
+  }, Math.min(1000, timeoutMs / 4));
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    for (const subscription of subscriptions) subscription.unSubscribe();
+  };
 }
 
 async function gathered(pc: RTCPeerConnection): Promise<void> {

@@ -42,8 +42,6 @@ interface Participant {
 
 export interface RoomEvents {
   onTalking(userId: UserId, talking: boolean): void;
-  /** The member's WebRTC leg failed. */
-  onMediaFailed(userId: UserId): void;
 }
 
 export interface RoomStats {
@@ -118,7 +116,8 @@ export class Room {
     };
   }
 
-  join(member: Member, offer: string): Promise<string> {
+  /** `onFailed`: this leg failed (see PeerHandlers.onFailed); a leg replaced or removed here never calls it. */
+  join(member: Member, offer: string, onFailed: () => void): Promise<string> {
     return this.serialize(async () => {
       await this.removeParticipant(member.userId); // a reconnecting member replaces their old leg
       const userId = member.userId;
@@ -130,7 +129,10 @@ export class Room {
           onVideo: (packet, codec) => this.receiveVideo(userId, packet, codec),
           onAudio: (payload) => this.audio.receive(userId, payload),
           onKeyframeRequest: () => void this.serialize(() => this.restartViewOf(userId)),
-          onFailed: () => this.events.onMediaFailed(userId),
+          onFailed: () => {
+            this.log.warn({ userId }, 'media connection failed');
+            onFailed();
+          },
         },
       });
       const participant: Participant = { member, peer, outbound: undefined, incoming: undefined, picture: undefined, pictureAt: 0, keyframeRequestedAt: 0 };

@@ -209,6 +209,7 @@ function mediaNetwork(config: Config): MediaNetwork {
     announcedOnly: config.media.addresses_only === 'true' && addresses.length > 0,
     portRange: config.media.port_min ? [config.media.port_min, config.media.port_max] : undefined,
     iceServers: iceServers(config),
+    silenceTimeoutMs: config.media.media_timeout * 1000,
   };
 }
 

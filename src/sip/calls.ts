@@ -177,7 +177,7 @@ export class ConferenceCalls {
 
     let answer: string;
     try {
-      answer = await media.join(member, request.body);
+      answer = await media.join(member, request.body, () => this.mediaFailed(call));
     } catch (error) {
       log.warn({ user: caller.user, room: route.room, err: error }, 'media setup failed');
       transaction.respond(error instanceof MediaError ? 488 : 500);
@@ -349,6 +349,16 @@ export class ConferenceCalls {
       return transaction.respond(488, { reason: 'Media renegotiation is not supported' });
     }
     transaction.respond(200, { body: call.answer, contentType: 'application/sdp', headers });
+  }
+
+  /**
+   * The call's media leg failed or went silent: the member leaves, and the call ends with BYE (cause 47).
+   * Unless a newer call of the member has replaced this one: that call's membership is not this leg's to end.
+   */
+  private mediaFailed(call: Call): void {
+    if (this.byMember.get(memberKey(call.member)) !== call) return;
+    const { devId, room, userId } = call.member;
+    void this.options.model.leave(devId, room, userId, 'media-failed');
   }
 
   /** The browser ended the call (BYE, socket closed) or never confirmed it: the member leaves. */

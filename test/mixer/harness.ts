@@ -30,11 +30,14 @@ export type MixerWorld = ReturnType<typeof newMixerWorld>;
 /** What members join through: the model admits, the mixer answers. */
 export type Conferencing = Pick<MixerWorld, 'model' | 'mixer'>;
 
-/** The server side: a model and a mixer on loopback, as startServer builds them. */
-export function newMixerWorld(profilesFile = testProfilesFile()) {
+/**
+ * The server side: a model and a mixer on loopback, as startServer builds them. A leg silent for
+ * `silenceTimeoutMs` fails, as with [media] media_timeout.
+ */
+export function newMixerWorld(profilesFile = testProfilesFile(), silenceTimeoutMs = 20_000) {
   const log = createLogger((process.env.TEST_LOG_LEVEL as LogLevel | undefined) ?? 'silent');
   const model = new ConferenceModel(new MemoryStore(), loadProfiles(profilesFile), { serverName: 'localhost', serverPort: 0, pipesalt: 'salt' });
-  const mixer = new Mixer(model, { announcedAddresses: ['127.0.0.1'], announcedOnly: true, portRange: undefined, iceServers: [] }, log);
+  const mixer = new Mixer(model, { announcedAddresses: ['127.0.0.1'], announcedOnly: true, portRange: undefined, iceServers: [], silenceTimeoutMs }, log);
   return { model, mixer, log };
 }
 
@@ -107,10 +110,12 @@ export class BrowserFleet {
     });
   }
 
-  /** Admission by the model (as SIP does), the mixer's answer, then media. */
+  /** Admission by the model (as SIP does), the mixer's answer, then media; a failed leg leaves, as with SIP. */
   async connect(world: Conferencing, options: JoinOptions, offer: string): Promise<Member> {
-    const member = await world.model.join({ devId: 0, room: options.room ?? 'r', userId: options.userId, profile: options.profile ?? 'grid' });
-    await this.call('answer', options.userId, await world.mixer.join(member, offer));
+    const room = options.room ?? 'r';
+    const member = await world.model.join({ devId: 0, room, userId: options.userId, profile: options.profile ?? 'grid' });
+    const leaveOnFailure = (): void => void world.model.leave(0, room, options.userId, 'media-failed');
+    await this.call('answer', options.userId, await world.mixer.join(member, offer, leaveOnFailure));
     return member;
   }
 

@@ -25,12 +25,15 @@ export class WeriftMedia implements MediaEngine {
   readonly peers = new Map<string, RTCPeerConnection>();
   readonly joined: Member[] = [];
   readonly left: Member[] = [];
+  /** How each join's leg reports its failure: a test calls it as a leg that failed would. */
+  readonly failureOf = new Map<Member, () => void>();
   /** Milliseconds each join waits before answering, to let a test act while the media is set up. */
   joinDelayMs = 0;
 
-  async join(member: Member, offer: string): Promise<string> {
+  async join(member: Member, offer: string, onFailed: () => void): Promise<string> {
     if (!offer.startsWith('v=0')) throw new MediaError('not an SDP offer');
     this.joined.push(member);
+    this.failureOf.set(member, onFailed);
     const peer = new RTCPeerConnection({ iceServers: [] });
     this.peers.set(key(member), peer);
     await peer.setRemoteDescription({ type: 'offer', sdp: offer });
