@@ -2,6 +2,7 @@ import type { ConferenceModel } from '../src/conference/model.js';
 import type { DevId } from '../src/domain.js';
 import type { Messaging } from '../src/messaging/messaging.js';
 import type { TenantStore } from '../src/tenants/store.js';
+import type { ViewerTokens } from '../src/security/viewerTokens.js';
 import { CometQLError, ErrorCode } from './errors.js';
 import type { Condition, Limit, SelectExpression, SqlValue, Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
@@ -63,6 +64,7 @@ export class Executor {
     private readonly messaging: Messaging,
     private readonly tenants: TenantStore,
     private readonly facts: ServerFacts,
+    private readonly viewerTokens: ViewerTokens,
   ) {}
 
   async execute(session: Session, statement: Statement): Promise<Result> {
@@ -114,6 +116,7 @@ export class Executor {
       messaging: this.messaging,
       tenants: this.tenants,
       devIndexSize: this.facts.devIndexSize,
+      viewerTokens: this.viewerTokens,
     };
     switch (statement.kind) {
       case 'select': {

@@ -14,6 +14,7 @@ import { bundleBrowserLibrary, EXAMPLES_DIR, HLS_JS_DIR, serveStatic } from './h
 import { CometGateway } from './gateway/gateway.js';
 import { Messaging } from './messaging/messaging.js';
 import { Metrics } from './metrics.js';
+import { ViewerTokens } from './security/viewerTokens.js';
 import { loadProfiles } from './profiles.js';
 import { LoginThrottle } from './security/loginThrottle.js';
 import { SipServer } from './sip/sipServer.js';
@@ -61,6 +62,7 @@ export async function startServer(
     pipesalt: config.sip.pipesalt,
   });
   const metrics = new Metrics(model);
+  const viewerTokens = new ViewerTokens(config.broadcast.token_secret, config.broadcast.token_ttl);
 
   // Users, pipes and queues of the comet messaging, shared by CometQL and the gateway.
   const messaging = new Messaging(messagingStore);
@@ -73,7 +75,7 @@ export async function startServer(
     startedAt,
     connections: () => cometql.connectionCount,
     queries: () => metrics.queryCount,
-  });
+  }, viewerTokens);
   const cometqlLog = log.child({ module: 'cometql' });
   const cometql: CometQLServer = new CometQLServer({
     executor,

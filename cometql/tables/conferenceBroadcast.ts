@@ -4,7 +4,7 @@ import type { SqlValue } from '../statements.js';
 import { namesOf, requireValue, toFlag, toName, toText } from '../values.js';
 import { keyValues, removeEach, type Row, type Table, type TableContext } from './table.js';
 
-const SETTING_COLUMNS = ['rtmp', 'hls', 'll_hls', 'dash', 'record', 'layout'] as const;
+const SETTING_COLUMNS = ['rtmp', 'hls', 'll_hls', 'dash', 'record', 'layout', 'private'] as const;
 const NO_BROADCAST: BroadcastSettings = { layout: 'grid', rtmp: null, hls: false, llHls: false, dash: false, record: null };
 
 /** Checks and applies the written columns over `base` (a room's current settings, or none). */
@@ -27,6 +27,8 @@ function settingsFrom(values: ReadonlyMap<string, SqlValue>, base: BroadcastSett
       settings.layout = text;
     } else if (column === 'll_hls') {
       settings.llHls = toFlag(value, column);
+    } else if (column === 'private') {
+      settings.private = toFlag(value, column);
     } else {
       settings[column as 'hls' | 'dash'] = toFlag(value, column);
     }
@@ -35,13 +37,15 @@ function settingsFrom(values: ReadonlyMap<string, SqlValue>, base: BroadcastSett
 }
 
 /** Rooms with their own settings and rooms broadcasting now, one row each. */
-async function roomsOf({ devId, model }: TableContext, rooms: string[] | undefined): Promise<Row[]> {
+async function roomsOf({ devId, model, viewerTokens }: TableContext, rooms: string[] | undefined): Promise<Row[]> {
   const own = new Map((await model.findBroadcastSettings(devId, rooms)).map(({ room, settings }) => [room, settings]));
   const live = new Map(model.liveBroadcasts(devId).map((broadcast) => [broadcast.room, broadcast]));
   const names = [...new Set([...own.keys(), ...live.keys()])].filter((room) => !rooms || rooms.includes(room));
   return names.map((room): Row => {
     const settings = live.get(room)?.settings ?? own.get(room)!;
     const outputs = live.get(room)?.outputs ?? [];
+    // A private broadcast's URLs carry a fresh viewer token: what the backend hands its viewers.
+    const token = settings.private ? `?token=${viewerTokens.issue(devId, room)}` : '';
     return {
       name: room,
       rtmp: settings.rtmp ?? '',
@@ -50,13 +54,14 @@ async function roomsOf({ devId, model }: TableContext, rooms: string[] | undefin
       dash: settings.dash ? 1 : 0,
       record: settings.record ?? '',
       layout: settings.layout,
+      private: settings.private ? 1 : 0,
       own: own.has(room) ? 1 : 0,
       active: live.has(room) ? 1 : 0,
       outputs: outputs.map((output) => `${output.kind}:${output.running ? 'running' : 'retrying'}`).join(','),
       // The file being recorded now, its template filled in: where a backend finds it afterwards.
       record_file: outputs.find((output) => output.kind === 'record')?.target ?? '',
-      hls_url: live.has(room) && (settings.hls || settings.llHls) ? `/hls/${devId}/${room}/index.m3u8` : '',
-      dash_url: live.has(room) && settings.dash ? `/hls/${devId}/${room}/index.mpd` : '',
+      hls_url: live.has(room) && (settings.hls || settings.llHls) ? `/hls/${devId}/${room}/index.m3u8${token}` : '',
+      dash_url: live.has(room) && settings.dash ? `/hls/${devId}/${room}/index.mpd${token}` : '',
     };
   });
 }
@@ -64,7 +69,8 @@ async function roomsOf({ devId, model }: TableContext, rooms: string[] | undefin
 /**
  * `conference_broadcast`: where rooms are broadcast. A row written here gives a room its own settings in
  * place of its profile's (a live room follows at once); DELETE gives it back its profile's. SELECT also
- * lists every room broadcasting now, with the state of each output.
+ * lists every room broadcasting now, with the state of each output. `private = 1`: its embedded HLS/DASH
+ * is served only with the viewer token its `hls_url` and `dash_url` carry.
  */
 export const conferenceBroadcast: Table = {
   name: 'conference_broadcast',
@@ -76,6 +82,7 @@ export const conferenceBroadcast: Table = {
     { name: 'dash', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'record', type: 'text', sqlType: 'varchar(255)' },
     { name: 'layout', type: 'text', sqlType: 'varchar(16)' },
+    { name: 'private', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'own', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'active', type: 'int', sqlType: 'tinyint(1)' },
     { name: 'outputs', type: 'text', sqlType: 'varchar(255)' },

@@ -2,6 +2,7 @@ import type { DevId, PipeName } from '../../src/domain.js';
 import type { ConferenceModel } from '../../src/conference/model.js';
 import type { Messaging } from '../../src/messaging/messaging.js';
 import type { TenantStore } from '../../src/tenants/store.js';
+import type { ViewerTokens } from '../../src/security/viewerTokens.js';
 import { CometQLError, ErrorCode } from '../errors.js';
 import type { Condition, SqlValue } from '../statements.js';
 import { isValidPipeName } from '../../src/messaging/names.js';
@@ -29,6 +30,8 @@ export interface TableContext {
   tenants: TenantStore;
   /** [main] dev_index_size: dev_ids are 0 … devIndexSize - 1. */
   devIndexSize: number;
+  /** Signs the viewer tokens of private broadcasts' URLs. */
+  viewerTokens: ViewerTokens;
 }
 
 export interface InsertResult {
