@@ -136,6 +136,8 @@ describe('mysql2 against CometQL', () => {
         ["INSERT INTO users_auth (id, hash) VALUES (0, 'abc')", 12, 'The id field must be non-negative'],
         ["INSERT INTO users_auth (id, hash) VALUES (1, 'a b')", 12, 'Contains an invalid characters in the string hash'],
         [`INSERT INTO users_auth (id, hash) VALUES (1, '${'a'.repeat(33)}')`, 11, 'Hash string is too long'],
+        ["INSERT INTO users_auth (id, hash) VALUES (1, 'abc')", 17, 'Hash string is too short: at least 4 characters'],
+        ["UPDATE users_auth SET hash = 'k' WHERE id = 1", 17, 'Hash string is too short: at least 4 characters'],
         ["INSERT INTO users_auth (id) VALUES (1)", 12, 'field `hash` is required'],
         ["INSERT INTO users_auth VALUES (1)", 14, 'Error in columns list'],
         ["INSERT INTO users_auth (id, id) VALUES (1, 2)", 13, 'Each column in the insert used only once'],

@@ -52,6 +52,51 @@ describe('the CometQL parser', () => {
     expect(b).toMatchObject({ where: [{ column: 'id', values: [8, 9] }], limit: { offset: 0, count: 1 } });
   });
 
+  it('reads lists of plain values as node-sql-parser would, however long, and other lists through it', () => {
+    expect(one("SELECT * FROM conference WHERE user_id IN (1, -2, NULL, TRUE, FALSE, '3', 1.5) AND name = 'r'")).toMatchObject({
+      where: [
+        { column: 'user_id', values: [1, -2, null, 1, 0, '3', 1.5] },
+        { column: 'name', values: ['r'] },
+      ],
+    });
+    const many = Array.from({ length: 5000 }, (_, i) => i);
+    expect(one(`SELECT * FROM users_auth WHERE id IN (${many.join(',')})`)).toMatchObject({ where: [{ column: 'id', values: many }] });
+    expect(one("INSERT INTO conference (name, user_id, message) VALUES ('a', 1, NULL), ('b', -2, 'it''s')")).toMatchObject({
+      rows: [
+        ['a', 1, null],
+        ['b', -2, "it's"],
+      ],
+    });
+    // Rows of unequal width, or with a bare name (CppComet read it as text), are node-sql-parser's to read.
+    expect(one('INSERT INTO users_auth (id, hash) VALUES (1, abcd), (2, efgh)')).toMatchObject({
+      rows: [
+        [1, 'abcd'],
+        [2, 'efgh'],
+      ],
+    });
+    expect(() => one("INSERT INTO users_auth (id, hash) VALUES (1, 'abcd'), (2)")).toThrow(CometQLError);
+  });
+
+  it('refuses what it would only half run: UNION, INSERT IGNORE, ON DUPLICATE KEY UPDATE, ORDER BY in DELETE or UPDATE', () => {
+    const refusal = (sql: string) => {
+      try {
+        parseQuery(sql);
+      } catch (e) {
+        return [(e as CometQLError).code, (e as CometQLError).message];
+      }
+      return undefined;
+    };
+    expect(refusal('SELECT * FROM users_auth WHERE id = 1 UNION SELECT * FROM users_auth WHERE id = 2')).toEqual([2, 'UNION is not supported']);
+    expect(refusal('SELECT id FROM users_auth WHERE id = 1 UNION ALL SELECT id FROM users_auth WHERE id = 2')).toEqual([2, 'UNION is not supported']);
+    expect(refusal("INSERT IGNORE INTO users_auth (id, hash) VALUES (1, 'abcd')")).toEqual([2, 'INSERT IGNORE is not yet implemented']);
+    expect(refusal("INSERT INTO users_auth (id, hash) VALUES (1, 'abcd') ON DUPLICATE KEY UPDATE hash = 'efgh'")).toEqual([
+      2,
+      'ON DUPLICATE KEY UPDATE is not yet implemented',
+    ]);
+    expect(refusal('DELETE FROM users_auth WHERE id IN (1, 2) ORDER BY id LIMIT 1')).toEqual([2, 'ORDER BY in DELETE is not yet implemented']);
+    expect(refusal("UPDATE users_auth SET hash = 'abcd' WHERE id IN (1, 2) ORDER BY id LIMIT 1")).toEqual([2, 'ORDER BY in UPDATE is not yet implemented']);
+  });
+
   it('reads LIMIT a, b and LIMIT b OFFSET a the MySQL way (CppComet swapped them)', () => {
     expect(one('SELECT * FROM conference LIMIT 10, 5')).toMatchObject({ limit: { offset: 10, count: 5 } });
     expect(one('SELECT * FROM conference LIMIT 5 OFFSET 10')).toMatchObject({ limit: { offset: 10, count: 5 } });

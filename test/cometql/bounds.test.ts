@@ -1,0 +1,96 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * The longest the event loop was held while `work` ran, in ms. Server and client share this process: that
+ * includes mysql2 sending the query, a few ms. The bounds below are generous for a loaded 2-core machine;
+ * what they catch took seconds (a 140,000-value IN list held the loop 2.6 s).
+ */
+async function longestStallDuring(work: () => Promise<unknown>): Promise<number> {
+  const delays = monitorEventLoopDelay({ resolution: 5 });
+  delays.enable();
+  try {
+    await work();
+  } finally {
+    delays.disable();
+  }
+  return delays.max / 1e6;
+}
+
+const STALL_BOUND_MS = 500;
+
+const ints = (count: number, from = 1): string => Array.from({ length: count }, (_, i) => i + from).join(',');
+
+describe('CometQL per-query bounds', () => {
+  let server: TestServer;
+  let client: mysql.Connection;
+  beforeAll(async () => {
+    server = await startTestServer();
+    client = await connect(server, { multipleStatements: true });
+  });
+  afterAll(async () => {
+    await client.end();
+    await server.close();
+  });
+
+  const stillServes = async (): Promise<void> => {
+    expect((await client.query('SELECT 1 AS one'))[0]).toEqual([{ one: '1' }]);
+  };
+
+  it('refuses an IN list of 140,000 integers at once, without holding the event loop', async () => {
+    let refusal: unknown;
+    const stall = await longestStallDuring(() => client.query(`SELECT * FROM users_auth WHERE id IN (${ints(140_000)})`).catch((error) => (refusal = error)));
+    expect(refusal).toMatchObject({ errno: 11, message: expect.stringMatching(/^Query too long: more than \d+ tokens$/) });
+    expect(stall).toBeLessThan(STALL_BOUND_MS);
+    await stillServes();
+  });
+
+  it('serves an IN list and an INSERT of max_list_values values, and refuses one value more', async () => {
+    const limit = server.config.cometql.max_list_values;
+    await expect(client.query(`SELECT * FROM users_auth WHERE id IN (${ints(limit + 1)})`)).rejects.toMatchObject({
+      errno: 11,
+      message: `Too many values in an IN list: at most ${limit} ([cometql] max_list_values)`,
+    });
+    expect((await client.query(`SELECT id FROM users_auth WHERE id IN (${ints(limit)})`))[0]).toEqual([]);
+
+    const rows = (count: number) => Array.from({ length: count }, (_, i) => `(${i + 1}, 'key${i + 1}')`).join(',');
+    await expect(client.query(`INSERT INTO users_auth (id, hash) VALUES ${rows(limit / 2 + 1)}`)).rejects.toMatchObject({
+      errno: 11,
+      message: `Too many values in one INSERT: at most ${limit} ([cometql] max_list_values)`,
+    });
+    expect((await client.query('SELECT id FROM users_auth WHERE id = 1'))[0]).toEqual([]);
+    expect((await client.query(`INSERT INTO users_auth (id, hash) VALUES ${rows(limit / 2)}`))[0]).toMatchObject({ affectedRows: limit / 2 });
+    // A value named twice is one row, not two.
+    expect((await client.query('SELECT id FROM users_auth WHERE id IN (7, 7, 7)'))[0]).toEqual([{ id: '7' }]);
+  });
+
+  it('refuses too many statements, deep parentheses and long expressions before parsing them', async () => {
+    await expect(client.query('SELECT 1;'.repeat(1001))).rejects.toMatchObject({ errno: 11, message: 'Too many statements in one query: at most 1000' });
+    const tooComplex = { errno: 11, message: expect.stringMatching(/^Statement too complex/) };
+    const stall = await longestStallDuring(async () => {
+      await expect(client.query(`SELECT * FROM users_auth WHERE ${'('.repeat(33)}id = 1${')'.repeat(33)}`)).rejects.toMatchObject(tooComplex);
+      const conditions = Array.from({ length: 2000 }, (_, i) => `c${i} = ${i}`);
+      await expect(client.query(`SELECT * FROM users_auth WHERE ${conditions.join(' AND ')}`)).rejects.toMatchObject(tooComplex);
+      await expect(client.query(`SELECT * FROM users_auth WHERE ${conditions.join(' OR ')}`)).rejects.toMatchObject(tooComplex);
+      await expect(client.query(`SELECT ${'1,'.repeat(20_000)}1`)).rejects.toMatchObject(tooComplex);
+    });
+    expect(stall).toBeLessThan(STALL_BOUND_MS);
+    await stillServes();
+  });
+
+  it('lets timers run during a long INSERT, and a long SELECT of it costs its rows, not rooms times users', async () => {
+    const count = 3333;
+    const invitations = Array.from({ length: count }, (_, i) => `('r${i}', ${i + 1}, 'm')`).join(',');
+    expect(await longestStallDuring(() => client.query(`INSERT INTO conference (name, user_id, message) VALUES ${invitations}`))).toBeLessThan(STALL_BOUND_MS);
+
+    const rooms = Array.from({ length: 10_000 }, (_, i) => `'r${i}'`).join(',');
+    let found: unknown[] = [];
+    const stall = await longestStallDuring(async () => {
+      [found] = (await client.query(`SELECT user_id FROM conference WHERE name IN (${rooms}) AND user_id IN (${ints(10_000)})`)) as unknown as [unknown[]];
+    });
+    expect(found).toHaveLength(count);
+    expect(stall).toBeLessThan(STALL_BOUND_MS);
+  }, 30_000);
+});

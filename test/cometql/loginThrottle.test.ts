@@ -1,0 +1,48 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, startTestServer, type TestServer } from '../helpers/server.js';
+import { fromAddress as from } from './fromAddress.js';
+
+const loginError = (server: TestServer, options: Parameters<typeof connect>[1]): Promise<{ errno?: number; sqlState?: string; message: string }> =>
+  connect(server, options).then(
+    async (client) => {
+      await client.end();
+      throw new Error('the login succeeded');
+    },
+    (error: { errno?: number; sqlState?: string; message: string }) => error,
+  );
+
+describe('CometQL login throttling', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.close());
+
+  it('closes the address and the user after a few wrong passwords, refusing even the right one, and counts every failure', async () => {
+    const guesser = '127.0.0.20';
+    let failed = 0;
+    let retrySeconds = 0;
+    // Wrong passwords until the closing delay has grown to 2 s or more, waiting out the shorter ones on the way.
+    for (let attempt = 0; attempt < 20 && retrySeconds < 2; attempt++) {
+      const error = await loginError(server, { password: 'guess', ...from(server, guesser) });
+      failed++;
+      if (error.errno === 16) continue;
+      expect(error).toMatchObject({ errno: 1045, sqlState: '28000', message: expect.stringMatching(/^Too many failed logins: retry in \d+ s$/) });
+      retrySeconds = Number(/retry in (\d+) s/.exec(error.message)![1]);
+      if (retrySeconds < 2) await sleep(retrySeconds * 1000);
+    }
+    expect(retrySeconds).toBeGreaterThanOrEqual(2);
+
+    // The right password is refused too, from that address, and for root from anywhere.
+    expect(await loginError(server, from(server, guesser))).toMatchObject({ errno: 1045 });
+    expect(await loginError(server, from(server, '127.0.0.21'))).toMatchObject({ errno: 1045 });
+    failed += 2;
+    // Another user from another address is not held back.
+    const other = await connect(server, { user: '5', ...from(server, '127.0.0.22') });
+    await other.end();
+
+    const metrics = await server.metrics.registry.getSingleMetricAsString('cometmcu_login_failures_total');
+    expect(metrics).toContain(`cometmcu_login_failures_total{front="cometql"} ${failed}`);
+  }, 30_000);
+});
