@@ -1,4 +1,4 @@
-import type mysql from 'mysql2/promise';
+import mysql from 'mysql2/promise';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cometClient } from '../gateway/cometClient.js';
 import { useMariaDB } from './database.js';
@@ -64,6 +64,28 @@ describe('a server on the MySQL store', () => {
     browser.ws.close();
     expect(await rows('SELECT id FROM users_messages WHERE id = 7')).toEqual([]);
     await after.end();
+  });
+
+  it('keeps tenants through a restart, each password only as MySQL keeps one', async () => {
+    await mariadb().empty();
+    const first = await start();
+    const root = await connect(first);
+    await root.query("INSERT INTO tenants (dev_id, password) VALUES (5, 'tenant-five-secret')");
+    await root.end();
+    await first.close();
+    servers = [];
+
+    // The row holds what MariaDB's own PASSWORD() makes of it: SHA1(SHA1(password)), never the password.
+    const direct = await mysql.createConnection(mariadb().account);
+    const [[row]] = await direct.query<mysql.RowDataPacket[]>('SELECT password_hash, PASSWORD(?) AS mariadb FROM tenants WHERE dev_id = 5', [
+      'tenant-five-secret',
+    ]);
+    await direct.end();
+    expect(row).toEqual({ password_hash: expect.stringMatching(/^\*[0-9A-F]{40}$/), mariadb: row!.password_hash });
+
+    const second = await start();
+    await expect(connect(second, { user: '5' })).rejects.toMatchObject({ errno: 16 });
+    await (await connect(second, { user: '5', password: 'tenant-five-secret' })).end();
   });
 
   it('answers an ERR while the database is away, keeps the connection and the process, and recovers', async () => {
