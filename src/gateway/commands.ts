@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PipeName } from '../domain.js';
-import { unixTime, type CometMessage } from '../messaging/frames.js';
+import { reportInternalError } from '../faults.js';
+import { encodeFrame, unixTime, type CometMessage, type Delivery } from '../messaging/frames.js';
 import type { Messaging } from '../messaging/messaging.js';
 import {
   answerPipe,
@@ -14,12 +15,17 @@ import {
   pipeNameProblem,
 } from '../messaging/names.js';
 import { MAX_PIPES_PER_CLIENT } from '../messaging/pipeHub.js';
+import { StoreError } from '../storage/storeError.js';
+import type { SendBudget } from './sendBudget.js';
 import type { CometSocket } from './socket.js';
 
 /** CppComet's error frame: pipe `sys`, event `error`, `data.error` says what was wrong. */
 export function errorFrame(error: string, details: Record<string, unknown> = {}): CometMessage {
   return { data: { error, ...details }, event: 'error', pipe: 'sys', message_send_time: unixTime() };
 }
+
+/** What a browser over its rate hears; `429` as in HTTP. */
+export const slowDown = (what: string): CometMessage => errorFrame(`Too many messages: slow down; ${what}`, { code: '429' });
 
 /** A refused command: the browser gets an error frame, the socket stays open. */
 class Refusal extends Error {
@@ -35,13 +41,17 @@ class Refusal extends Error {
 const NOT_SENT = { number_messages: -1 };
 /** Commands CppComet accepted and did nothing with. */
 const IGNORED = new Set(['statistics', 'cgi_call', 'CometQL_call']);
+/** A pipe_log answer's newest messages up to this much text (CppComet sent at most 99 messages). */
+export const MAX_HISTORY_ANSWER_BYTES = 256 * 1024;
 
 type Handler = (socket: CometSocket, args: string) => void | Promise<void>;
 
 /**
  * The browser's commands, CppComet's text frames `<command>\n<arguments>`: subscriptions, web_pipe2
  * messages, history, counts, track_ members, users' data and status. Every answer goes to the asking
- * socket only; a bad argument gets an error frame, never a crash.
+ * socket only; a bad argument gets an error frame, never a crash. What a command makes the server send
+ * (its answers, its message to a pipe, its track_ notices) is charged to the send budget; a command is
+ * refused while the budget is spent.
  */
 export class BrowserCommands {
   private readonly handlers: Record<string, Handler> = {
@@ -56,6 +66,7 @@ export class BrowserCommands {
 
   constructor(
     private readonly messaging: Messaging,
+    private readonly budget: SendBudget,
     private readonly log: Logger,
   ) {}
 
@@ -66,13 +77,27 @@ export class BrowserCommands {
     if (IGNORED.has(name)) return true;
     const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name] : undefined;
     if (!handler) return false;
+    if (!this.budget.allows(socket)) {
+      socket.reply(slowDown('this command was refused'));
+      return true;
+    }
     const args = newline < 0 ? '' : text.slice(newline + 1);
     // Called at once (the async wrapper only turns a throw into a rejection), so commands keep their order.
     (async () => handler(socket, args))().catch((error: unknown) => {
-      if (error instanceof Refusal) socket.reply(errorFrame(error.message, error.details));
-      else this.log.error({ err: error, command: name }, 'comet command failed');
+      if (error instanceof Refusal) return socket.reply(errorFrame(error.message, error.details));
+      // The store's failure is already logged, and its message is fit to show.
+      if (error instanceof StoreError) return socket.reply(errorFrame(error.message, { code: '500' }));
+      reportInternalError(this.log, error, 'comet command');
+      socket.reply(errorFrame('Internal server error', { code: '500' }));
     });
     return true;
+  }
+
+  /** Sends an answer to the asking socket, charged to its budget. */
+  private answer(socket: CometSocket, message: CometMessage, delivery: Delivery = 'personal'): void {
+    const frame = encodeFrame(message);
+    this.budget.spend(socket, frame.length);
+    socket.send(frame, delivery);
   }
 
   /** `subscription\n<pipe>\n<pipe>…`: replaces the socket's pipes (any character outside A-Za-z0-9_- separates). */
@@ -84,7 +109,7 @@ export class BrowserCommands {
     if (pipes.size > MAX_PIPES_PER_CLIENT) {
       throw new Refusal(`Too many channels: at most ${MAX_PIPES_PER_CLIENT} per connection`, { code: '403' });
     }
-    this.messaging.pipes.subscribe(socket, pipes);
+    this.budget.spend(socket, this.messaging.pipes.subscribe(socket, pipes));
   }
 
   /**
@@ -112,19 +137,23 @@ export class BrowserCommands {
     if (authType.length !== 1) throw new Refusal('Invalid value auth_type', NOT_SENT);
 
     const sender = { client: socket, userId: hidden ? 0 : socket.userId };
+    // What a sender costs its subscribers is the message, however many they are.
+    this.budget.spend(socket, Buffer.byteLength(message));
     const delivered = await this.messaging.publish(socket.devId, pipe, event, message, sender);
-    socket.reply({ data: { number_messages: delivered, message }, event: 'answer', pipe: answerPipe(pipe), message_send_time: unixTime() });
+    this.answer(socket, { data: { number_messages: delivered, message }, event: 'answer', pipe: answerPipe(pipe), message_send_time: unixTime() });
   }
 
   /**
-   * `pipe_log\n<pipe>\n<marker>`: the pipe's history, one frame per message with `history: true`. No
-   * marker in them: CometServerApi hands marked frames to no pipe subscriber but the one whose id it is.
+   * `pipe_log\n<pipe>\n<marker>`: the pipe's history (its newest messages up to MAX_HISTORY_ANSWER_BYTES),
+   * one frame per message with `history: true`. No marker in them: CometServerApi hands marked frames to no
+   * pipe subscriber but the one whose id it is. They are pipe messages: a slow reader loses the oldest.
    */
   private async pipeLog(socket: CometSocket, args: string): Promise<void> {
     const { pipe } = pipeAndMarker(args, NOT_SENT);
     if (isPrivatePipe(pipe) && socket.userId === 0) throw new Refusal('[pipe_log] private_ channels are for authorized users only', NOT_SENT);
-    for (const message of await this.messaging.store.findPipeMessages(socket.devId, [pipe])) {
-      socket.reply({
+    const history = await this.messaging.store.findPipeMessages(socket.devId, [pipe]);
+    for (const message of newestWithin(history, MAX_HISTORY_ANSWER_BYTES)) {
+      const frame = {
         data: message.message,
         event: message.event,
         pipe,
@@ -132,7 +161,8 @@ export class BrowserCommands {
         history: true,
         fromQueue: true,
         message_send_time: unixTime(message.time),
-      });
+      };
+      this.answer(socket, frame, 'pipe');
     }
   }
 
@@ -143,7 +173,7 @@ export class BrowserCommands {
       throw new Refusal('[pipe_count] Invalid channel name. The channel should start with web_ or track_', NOT_SENT);
     }
     const users = this.messaging.pipes.subscribers(socket.devId, pipe).size;
-    socket.reply({ data: { user_in_pipe: users }, event: 'user_in_pipe', marker, pipe: '_answer_pipe_count', message_send_time: unixTime() });
+    this.answer(socket, { data: { user_in_pipe: users }, event: 'user_in_pipe', marker, pipe: '_answer_pipe_count', message_send_time: unixTime() });
   }
 
   /** `track_pipe_users\n<pipe>\n<marker>`: who is subscribed to a track_ pipe, as {user_id, uuid}. */
@@ -153,7 +183,7 @@ export class BrowserCommands {
       throw new Refusal('[track_pipe_users] Invalid channel name. The channel should start with track_', { user_id: -1 });
     }
     const users = [...this.messaging.pipes.subscribers(socket.devId, pipe)].map((client) => ({ user_id: client.userId, uuid: client.uuid }));
-    socket.reply({ data: users, event: 'answer', marker, pipe: '_answer', message_send_time: unixTime() });
+    this.answer(socket, { data: users, event: 'answer', marker, pipe: '_answer', message_send_time: unixTime() });
   }
 
   /** `user_data\n<marker>\n<user_id>`: the user's users_data text ('' if none). */
@@ -162,7 +192,7 @@ export class BrowserCommands {
     checkMarker(marker);
     const userId = parseUserId(id, { user_id: -1, user_data: '' });
     const data = (await this.messaging.store.userData.find(socket.devId, [userId])).get(userId) ?? '';
-    socket.reply({ data: { user_data: data, user_id: userId }, event: 'answer', marker, pipe: '_answer', message_send_time: unixTime() });
+    this.answer(socket, { data: { user_data: data, user_id: userId }, event: 'answer', marker, pipe: '_answer', message_send_time: unixTime() });
   }
 
   /**
@@ -173,13 +203,23 @@ export class BrowserCommands {
     const userId = parseUserId(args.split('\n')[0] ?? '', {});
     const time = (await this.messaging.usersTime(socket.devId, [userId])).get(userId)!;
     const secondsAgo = time <= 0 ? time : Math.max(0, unixTime() - time);
-    socket.reply({
+    this.answer(socket, {
       data: { data: secondsAgo, last_online_time: secondsAgo, time },
       event: `user_status_${userId}`,
       pipe: '_answer_user_status',
       message_send_time: unixTime(),
     });
   }
+}
+
+/** The newest messages whose texts add up to at most `maxBytes`, oldest first. */
+function newestWithin<T extends { message: string }>(messages: readonly T[], maxBytes: number): readonly T[] {
+  let first = messages.length;
+  for (let bytes = 0; first > 0; first--) {
+    bytes += Buffer.byteLength(messages[first - 1]!.message);
+    if (bytes > maxBytes) break;
+  }
+  return messages.slice(first);
 }
 
 /** The first `count` lines and the rest (which may hold newlines), or undefined if there are fewer lines. */

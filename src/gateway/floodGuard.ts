@@ -1,11 +1,13 @@
 /** What to do with a browser's command. */
 export type FloodVerdict = 'accept' | 'warn' | 'drop' | 'close';
 
-export interface FloodLimits {
-  /** Commands a socket may send at once. */
+/** A rate: `burst` at once, refilled at `perSecond`. */
+export interface Rate {
   burst: number;
-  /** Commands per second it may keep sending. */
   perSecond: number;
+}
+
+export interface FloodLimits extends Rate {
   /** Commands dropped in a row before the socket is closed. */
   maxDropped: number;
 }
@@ -14,28 +16,63 @@ export interface FloodLimits {
 export const FLOOD_LIMITS: FloodLimits = { burst: 200, perSecond: 100, maxDropped: 100 };
 
 /**
- * Per-socket rate limit on browser commands, a token bucket. Over the limit, commands are dropped (the
- * first one of a run gets `warn`, so the browser can be told); a socket that keeps on is closed.
+ * A token bucket. A spender may go into debt: anything is allowed while a token is left, so a cost bigger
+ * than the burst still passes once, and the spender then waits until the debt is paid back.
  */
-export class FloodGuard {
+export class TokenBucket {
   private tokens: number;
   private updatedAt: number;
+
+  constructor(
+    private readonly rate: Rate,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = rate.burst;
+    this.updatedAt = now();
+  }
+
+  /** True while at least one token is left. */
+  allows(): boolean {
+    this.refill();
+    return this.tokens >= 1;
+  }
+
+  spend(cost: number): void {
+    this.refill();
+    this.tokens -= cost;
+  }
+
+  /** Tokens left now (negative: a debt); at the burst, the bucket remembers nothing worth keeping. */
+  available(): number {
+    this.refill();
+    return this.tokens;
+  }
+
+  private refill(): void {
+    const now = this.now();
+    this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.updatedAt) * this.rate.perSecond) / 1000);
+    this.updatedAt = now;
+  }
+}
+
+/**
+ * Per-socket rate limit on browser commands. Over the limit, commands are dropped (the first one of a run
+ * gets `warn`, so the browser can be told); a socket that keeps on is closed.
+ */
+export class FloodGuard {
+  private readonly bucket: TokenBucket;
   private dropped = 0;
 
   constructor(
     private readonly limits: FloodLimits = FLOOD_LIMITS,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
-    this.tokens = limits.burst;
-    this.updatedAt = now();
+    this.bucket = new TokenBucket(limits, now);
   }
 
   check(): FloodVerdict {
-    const now = this.now();
-    this.tokens = Math.min(this.limits.burst, this.tokens + ((now - this.updatedAt) * this.limits.perSecond) / 1000);
-    this.updatedAt = now;
-    if (this.tokens >= 1) {
-      this.tokens--;
+    if (this.bucket.allows()) {
+      this.bucket.spend(1);
       this.dropped = 0;
       return 'accept';
     }

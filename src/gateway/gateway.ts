@@ -4,11 +4,16 @@ import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { ConferenceModel } from '../conference/model.js';
 import { CLOSE_KEY_REVOKED, type DevId, type Invitation, type LeaveReason, type Member, type UserId } from '../domain.js';
+import { reportInternalError } from '../faults.js';
 import type { HttpServer } from '../http/server.js';
+import { SampledLog } from '../log.js';
 import { MAX_MESSAGE_BYTES, unixTime, type ClientInfo, type CometMessage } from '../messaging/frames.js';
 import type { Messaging } from '../messaging/messaging.js';
-import { BrowserCommands, errorFrame } from './commands.js';
-import { CometSocket } from './socket.js';
+import { StoreError } from '../storage/storeError.js';
+import { clientInfo } from './clientInfo.js';
+import { BrowserCommands, slowDown } from './commands.js';
+import { SendBudget } from './sendBudget.js';
+import { CometSocket, type SlowReaderEvents } from './socket.js';
 import { COMET_PATH_PREFIXES, parseCometUrl, type CometUrl } from './url.js';
 
 export interface GatewayOptions {
@@ -23,6 +28,8 @@ export interface GatewayOptions {
   /** STUN/TURN servers for the browser's peer connection, sent in serverInfo to authorized users. */
   iceServers: { urls: string; username?: string; credential?: string }[];
   onConnectionCountChange(count: number): void;
+  /** Pipe messages dropped for browsers that read too slowly. */
+  onMessagesDropped(count: number): void;
 }
 
 /** The first frame: whether the key was accepted; for an authorized user also the ICE servers. */
@@ -55,6 +62,9 @@ export class CometGateway {
   private readonly all = new Set<CometSocket>();
   private readonly messaging: Messaging;
   private readonly commands: BrowserCommands;
+  /** Hostile browsers can repeat these at will: a line per kind and interval, not per socket. */
+  private readonly warnings: SampledLog;
+  private readonly slowReader: SlowReaderEvents;
   private readonly detach: () => void;
 
   constructor(
@@ -62,7 +72,17 @@ export class CometGateway {
     private readonly options: GatewayOptions,
   ) {
     this.messaging = options.messaging;
-    this.commands = new BrowserCommands(this.messaging, options.log);
+    this.commands = new BrowserCommands(this.messaging, new SendBudget(), options.log);
+    const warnings = (this.warnings = new SampledLog(options.log));
+    this.slowReader = {
+      dropped(socket, count) {
+        options.onMessagesDropped(count);
+        warnings.warn('slow reader', { userId: socket.userId, ip: socket.info.ip }, 'comet socket reads too slowly; its oldest pipe messages dropped');
+      },
+      cutOff(socket) {
+        warnings.warn('not reading', { userId: socket.userId, ip: socket.info.ip }, 'comet socket does not read its personal messages; closed');
+      },
+    };
     for (const prefix of COMET_PATH_PREFIXES) http.onUpgrade(prefix, (request, socket, head, url) => this.upgrade(request, socket, head, url));
     this.detach = this.listen(options.model);
   }
@@ -82,16 +102,15 @@ export class CometGateway {
     this.server.handleUpgrade(request, socket, head, (ws) =>
       // The key or the queue lives in a store that may fail (a database gone away): the socket closes, the server stays.
       this.accept(ws, params, clientInfo(request)).catch((error: unknown) => {
-        this.options.log.error({ err: error }, 'comet connection failed');
+        this.failed(error, 'comet connection');
         ws.close(CLOSE_SERVER_ERROR, 'server error');
       }),
     );
   }
 
   private async accept(ws: WebSocket, params: CometUrl, info: ClientInfo): Promise<void> {
-    const { model, log } = this.options;
     ws.on('error', () => {});
-    const authorized = params.userId > 0 && (await model.authenticate(params.devId, params.userId, params.sessionKey));
+    const authorized = params.userId > 0 && (await this.options.model.authenticate(params.devId, params.userId, params.sessionKey));
     if (ws.readyState !== WebSocket.OPEN) return;
     const { devId, uuid } = params;
     const userId = authorized ? params.userId : 0;
@@ -99,14 +118,21 @@ export class CometGateway {
       ws.close(CLOSE_TOO_MANY, 'too many connections for this user');
       return;
     }
-    const socket = new CometSocket(ws, { devId, userId, uuid, info }, log);
+    const socket = new CometSocket(ws, { devId, userId, uuid, info }, this.slowReader);
     this.all.add(socket);
     this.options.onConnectionCountChange(this.all.size);
-    ws.on('message', (data, isBinary) => this.command(socket, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      try {
+        this.command(socket, data, isBinary);
+      } catch (error) {
+        this.failed(error, 'comet socket');
+        socket.close(CLOSE_SERVER_ERROR, 'server error');
+      }
+    });
     ws.on('close', () => {
       this.all.delete(socket);
       this.options.onConnectionCountChange(this.all.size);
-      this.messaging.disconnect(socket).catch((error: unknown) => log.error({ err: error }, 'comet disconnect failed'));
+      this.background(this.messaging.disconnect(socket), 'comet disconnect');
     });
     const serverInfo: ServerInfoMessage = {
       data: authorized ? params.sessionKey : '',
@@ -124,13 +150,15 @@ export class CometGateway {
   }
 
   private command(socket: CometSocket, data: RawData, isBinary: boolean): void {
+    // A socket being closed still hands over the frames it had received: they are nobody's business now.
+    if (!socket.isOpen()) return;
     switch (socket.flood.check()) {
       case 'close':
-        this.options.log.warn({ userId: socket.userId }, 'comet socket flooding; closed');
+        this.warnings.warn('flooding', { userId: socket.userId, ip: socket.info.ip }, 'comet socket flooding; closed');
         socket.close(CLOSE_FLOODING, 'too many messages');
         return;
       case 'warn':
-        socket.reply(errorFrame('Too many messages: slow down; messages are dropped', { code: '429' }));
+        socket.reply(slowDown('messages are dropped'));
         return;
       case 'drop':
         return;
@@ -140,11 +168,20 @@ export class CometGateway {
     }
   }
 
+  /** Work nobody awaits (a model event's, a closed socket's): its failure ends here. */
+  private background(work: Promise<unknown>, boundary: string): void {
+    work.catch((error: unknown) => this.failed(error, boundary));
+  }
+
+  /** A store that failed (a database gone away) was logged by the store; anything else is a bug of ours. */
+  private failed(error: unknown, boundary: string): void {
+    if (error instanceof StoreError) this.options.log.error({ err: error, boundary }, 'comet store failure');
+    else reportInternalError(this.options.log, error, boundary);
+  }
+
   /** A personal message on pipe `msg`; `queueTtlMs` null: dropped if the user has no socket open. */
   private toUser(devId: DevId, userId: UserId, event: string, data: unknown, queueTtlMs: number | null = null): void {
-    this.messaging
-      .sendToUser(devId, userId, event, data, queueTtlMs)
-      .catch((error: unknown) => this.options.log.error({ err: error, event }, 'comet delivery failed'));
+    this.background(this.messaging.sendToUser(devId, userId, event, data, queueTtlMs), 'comet delivery');
   }
 
   /** Tells the other members of a room; the model's event order is the order browsers see. */
@@ -159,34 +196,25 @@ export class CometGateway {
         this.toUser(invitation.devId, invitation.userId, 'sys_sipCall', payload, this.options.queueTtlMs);
       },
       uninvited: (invitation: Invitation) => {
-        void model.findMembers(invitation.devId, { rooms: [invitation.room], userIds: [invitation.userId] }).then((inRoom) => {
+        const inRoom = model.findMembers(invitation.devId, { rooms: [invitation.room], userIds: [invitation.userId] });
+        const told = inRoom.then((members) => {
           // A member hears it as the end of the call (memberLeft); a user still ringing hears it here.
-          if (inRoom.length > 0) return;
+          if (members.length > 0) return;
           const data = { conference_name: invitation.room, callKey: invitation.callKey, reason: 'uninvited' };
           this.toUser(invitation.devId, invitation.userId, 'sys_callEnd', data);
         });
+        this.background(told, 'comet delivery');
       },
       keyRevoked: (devId: DevId, userId: UserId) => {
         for (const client of this.messaging.presence.clientsOf(devId, userId)) client.close(CLOSE_KEY_REVOKED, 'key revoked');
       },
       memberJoined: (member: Member) => {
-        void this.toRoom(member, 'sys_conferenceIn', { conference_name: member.room, user_id: member.userId });
+        this.background(this.toRoom(member, 'sys_conferenceIn', { conference_name: member.room, user_id: member.userId }), 'comet delivery');
       },
       memberLeft: (member: Member, reason: LeaveReason) => {
-        void this.toRoom(member, 'sys_conferenceOut', { conference_name: member.room, user_id: member.userId, reason });
+        this.background(this.toRoom(member, 'sys_conferenceOut', { conference_name: member.room, user_id: member.userId, reason }), 'comet delivery');
         if (reason !== 'hangup') this.toUser(member.devId, member.userId, 'sys_callEnd', { conference_name: member.room, reason });
       },
     });
   }
-}
-
-/** users_in_pipes shows these, as CppComet took them from the upgrade request. */
-function clientInfo(request: IncomingMessage): ClientInfo {
-  const header = (name: string): string => String(request.headers[name] ?? '').slice(0, 255);
-  return {
-    userAgent: header('user-agent'),
-    ip: request.socket.remoteAddress ?? '',
-    origin: header('origin'),
-    language: header('accept-language'),
-  };
 }

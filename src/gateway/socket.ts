@@ -1,11 +1,13 @@
-import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { DevId, UserId } from '../domain.js';
-import { encodeFrame, type ClientInfo, type CometClient, type CometMessage, type EncodedFrame } from '../messaging/frames.js';
+import { encodeFrame, type ClientInfo, type CometClient, type CometMessage, type Delivery, type EncodedFrame } from '../messaging/frames.js';
 import { FloodGuard } from './floodGuard.js';
+import { Outbox } from './outbox.js';
 
-/** A browser that does not read its messages is cut off before it costs us memory. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Bytes handed to the WebSocket (and so beyond recall) while the browser has not read them yet. */
+const MAX_IN_FLIGHT_BYTES = 256 * 1024;
+/** Bytes kept back for a browser that reads too slowly; past it, its oldest pipe messages go. */
+const MAX_OUTBOX_BYTES = 1024 * 1024;
 
 export interface SocketIdentity {
   devId: DevId;
@@ -15,36 +17,57 @@ export interface SocketIdentity {
   info: ClientInfo;
 }
 
-/** One comet WebSocket: what the messaging layer writes to, with its own flood guard. */
+/** What the gateway hears of a browser that reads too slowly. */
+export interface SlowReaderEvents {
+  /** Pipe messages dropped for it, its oldest first. */
+  dropped(socket: CometSocket, count: number): void;
+  /** Its personal messages and answers alone overflowed its outbox: it is cut off. */
+  cutOff(socket: CometSocket): void;
+}
+
+/**
+ * One comet WebSocket: what the messaging layer writes to, with its own flood guard. Writing never waits:
+ * what the browser is slow to read waits in its outbox, where its oldest pipe messages are dropped first.
+ */
 export class CometSocket implements CometClient {
   readonly devId: DevId;
   readonly userId: UserId;
   readonly uuid: string;
   readonly info: ClientInfo;
   readonly flood = new FloodGuard();
+  private readonly outbox = new Outbox(MAX_OUTBOX_BYTES);
 
   constructor(
     private readonly ws: WebSocket,
     identity: SocketIdentity,
-    private readonly log: Logger,
+    private readonly slowReader: SlowReaderEvents,
   ) {
     ({ devId: this.devId, userId: this.userId, uuid: this.uuid, info: this.info } = identity);
   }
 
-  /** Never waits: a socket too far behind is terminated rather than slowing the sender down. */
-  send(frame: EncodedFrame): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
-    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.log.warn({ userId: this.userId }, 'comet socket not reading; closed');
+  isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(frame: EncodedFrame, delivery: Delivery): boolean {
+    if (!this.isOpen()) return false;
+    if (this.outbox.isEmpty() && this.ws.bufferedAmount < MAX_IN_FLIGHT_BYTES) {
+      this.write(frame);
+      return true;
+    }
+    const dropped = this.outbox.push(frame, delivery === 'pipe');
+    if (dropped > 0) this.slowReader.dropped(this, dropped);
+    if (this.outbox.isOverflowing()) {
+      this.slowReader.cutOff(this);
       this.ws.terminate();
       return false;
     }
-    this.ws.send(frame, { binary: false });
     return true;
   }
 
+  /** A personal frame: an answer to the browser's command, or a message to its user. */
   reply(message: CometMessage): boolean {
-    return this.send(encodeFrame(message));
+    return this.send(encodeFrame(message), 'personal');
   }
 
   close(code: number, reason: string): void {
@@ -55,4 +78,13 @@ export class CometSocket implements CometClient {
   terminate(): void {
     this.ws.terminate();
   }
+
+  private write(frame: EncodedFrame): void {
+    this.ws.send(frame, { binary: false }, this.written);
+  }
+
+  /** Each frame written out (or failed at close) makes room for what waits in the outbox. */
+  private readonly written = (): void => {
+    while (!this.outbox.isEmpty() && this.isOpen() && this.ws.bufferedAmount < MAX_IN_FLIGHT_BYTES) this.write(this.outbox.shift()!);
+  };
 }

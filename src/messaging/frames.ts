@@ -23,6 +23,12 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** A frame serialized once and written as is to every socket it goes to. */
 export type EncodedFrame = Buffer;
 
+/**
+ * What a frame is to a browser that reads too slowly: a pipe message may be dropped (the oldest first),
+ * a personal message or an answer to its own command never is.
+ */
+export type Delivery = 'pipe' | 'personal';
+
 export const encodeFrame = (message: CometMessage): EncodedFrame => Buffer.from(JSON.stringify(message));
 
 export const unixTime = (ms: number = Date.now()): number => Math.floor(ms / 1000);
@@ -44,6 +50,6 @@ export interface CometClient {
   readonly uuid: string;
   readonly info: ClientInfo;
   /** Writes without waiting; false if the socket is gone or too far behind (it is then being closed). */
-  send(frame: EncodedFrame): boolean;
+  send(frame: EncodedFrame, delivery: Delivery): boolean;
   close(code: number, reason: string): void;
 }

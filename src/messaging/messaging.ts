@@ -59,7 +59,7 @@ export class Messaging {
     // Encoded only for someone to read: most invitations of a busy backend go to users not online.
     if (clients.size > 0) {
       const frame = encodeFrame({ data, pipe: 'msg', event, message_send_time: unixTime(now) });
-      for (const client of clients) if (client.send(frame)) delivered++;
+      for (const client of clients) if (client.send(frame, 'personal')) delivered++;
     }
     if (delivered === 0 && queueTtlMs !== null) {
       // Queued as text, as CppComet did: an object arrives later as its JSON string.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CometClient, CometMessage, EncodedFrame } from '../../src/messaging/frames.js';
+import type { CometClient, CometMessage, Delivery, EncodedFrame } from '../../src/messaging/frames.js';
 import { PipeHub } from '../../src/messaging/pipeHub.js';
 
 /** A client that records what it is sent; `open: false` refuses like a closed socket. */
@@ -10,7 +10,8 @@ function fakeClient(userId: number, devId = 0, open = true) {
     userId,
     uuid: `u${userId}`,
     info: { userAgent: '', ip: '', origin: '', language: '' },
-    send(frame: EncodedFrame) {
+    send(frame: EncodedFrame, delivery: Delivery) {
+      expect(delivery).toBe('pipe');
       if (open) received.push(JSON.parse(frame.toString()) as CometMessage);
       return open;
     },
@@ -36,14 +37,16 @@ describe('the pipe hub', () => {
     const hub = new PipeHub(() => 5_000);
     const watcher = fakeClient(1);
     const member = fakeClient(2);
-    hub.subscribe(watcher.client, ['track_x']);
-    hub.subscribe(member.client, ['track_x', 'web_a']);
-    hub.subscribe(member.client, ['web_a', 'track_x', 'web_b']);
-    hub.subscribe(member.client, ['web_b']);
+    // Each returns the bytes of the notices it sent: what a browser's subscriptions cost the others.
+    expect(hub.subscribe(watcher.client, ['track_x'])).toBe(0);
+    const joined = hub.subscribe(member.client, ['track_x', 'web_a']);
+    expect(hub.subscribe(member.client, ['web_a', 'track_x', 'web_b'])).toBe(0);
+    const left = hub.subscribe(member.client, ['web_b']);
     expect(watcher.received).toEqual([
       { data: { user_id: 2, uuid: 'u2' }, event: 'subscription', pipe: 'track_x', message_send_time: 5 },
       { data: { user_id: 2, uuid: 'u2' }, event: 'unsubscription', pipe: 'track_x', message_send_time: 5 },
     ]);
+    expect([joined, left]).toEqual(watcher.received.map((notice) => JSON.stringify(notice).length));
     expect(member.received).toEqual([]);
     expect(['track_x', 'web_a', 'web_b'].map((pipe) => hub.subscribers(0, pipe).has(member.client))).toEqual([false, false, true]);
     hub.unsubscribeAll(member.client);
