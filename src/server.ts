@@ -117,6 +117,7 @@ export async function startServer(
     maxSocketsPerUser: config.ws.max_sockets_per_user,
     iceServers: iceServers(config),
     onConnectionCountChange: (count) => metrics.cometConnections.set(count),
+    onLoginFailure: () => metrics.loginFailures.inc({ front: 'comet' }),
     onMessagesDropped: (count) => metrics.messagesDropped.inc(count),
   });
   const dataDir = configPath(config, config.broadcast.data_dir);

@@ -9,6 +9,7 @@ import type { HttpServer } from '../http/server.js';
 import { SampledLog } from '../log.js';
 import { MAX_MESSAGE_BYTES, unixTime, type ClientInfo, type CometMessage } from '../messaging/frames.js';
 import type { Messaging } from '../messaging/messaging.js';
+import { LoginThrottle } from '../security/loginThrottle.js';
 import { StoreError } from '../storage/storeError.js';
 import { clientInfo } from './clientInfo.js';
 import { BrowserCommands, slowDown } from './commands.js';
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   /** STUN/TURN servers for the browser's peer connection, sent in serverInfo to authorized users. */
   iceServers: { urls: string; username?: string; credential?: string }[];
   onConnectionCountChange(count: number): void;
+  /** A browser's key was wrong, or not looked at because its address or user failed too often lately. */
+  onLoginFailure(): void;
   /** Pipe messages dropped for browsers that read too slowly. */
   onMessagesDropped(count: number): void;
 }
@@ -37,6 +40,8 @@ interface ServerInfoMessage extends CometMessage {
   server: string;
   authorized: boolean;
   iceServers?: GatewayOptions['iceServers'];
+  /** Seconds until a key is looked at again, when the address or user failed too often. */
+  retry_after?: number;
 }
 
 const CLOSE_TOO_MANY = 4002;
@@ -62,6 +67,7 @@ export class CometGateway {
   private readonly all = new Set<CometSocket>();
   private readonly messaging: Messaging;
   private readonly commands: BrowserCommands;
+  private readonly logins = new LoginThrottle();
   /** Hostile browsers can repeat these at will: a line per kind and interval, not per socket. */
   private readonly warnings: SampledLog;
   private readonly slowReader: SlowReaderEvents;
@@ -110,8 +116,9 @@ export class CometGateway {
 
   private async accept(ws: WebSocket, params: CometUrl, info: ClientInfo): Promise<void> {
     ws.on('error', () => {});
-    const authorized = params.userId > 0 && (await this.options.model.authenticate(params.devId, params.userId, params.sessionKey));
+    const login = await this.login(params, info.ip);
     if (ws.readyState !== WebSocket.OPEN) return;
+    const { authorized } = login;
     const { devId, uuid } = params;
     const userId = authorized ? params.userId : 0;
     if (authorized && this.messaging.presence.clientsOf(devId, userId).size >= this.options.maxSocketsPerUser) {
@@ -141,12 +148,36 @@ export class CometGateway {
       server: this.options.serverName,
       authorized,
       ...(authorized ? { iceServers: this.options.iceServers } : {}),
+      ...(login.retryAfterMs > 0 ? { retry_after: Math.ceil(login.retryAfterMs / 1000) } : {}),
       message_send_time: unixTime(),
     };
     socket.reply(serverInfo);
     this.messaging.connect(socket);
     // A message sent while the queue is read reaches the socket live, ahead of older queued ones.
     if (authorized) for (const message of await this.messaging.takeQueued(devId, userId)) socket.reply(message);
+  }
+
+  /**
+   * Checks a browser's key, unless its address or its user failed too often lately: then the key is not
+   * looked at, and the browser is told when to try again. A socket without a key is anonymous, no failure.
+   */
+  private async login(params: CometUrl, ip: string): Promise<{ authorized: boolean; retryAfterMs: number }> {
+    if (params.userId === 0 || params.sessionKey === '') return { authorized: false, retryAfterMs: 0 };
+    const user = `user:${params.devId}:${params.userId}`;
+    const keys = [`addr:${ip}`, user];
+    const retryAfterMs = this.logins.retryAfterMs(keys);
+    if (retryAfterMs > 0) {
+      this.options.onLoginFailure();
+      return { authorized: false, retryAfterMs };
+    }
+    if (await this.options.model.authenticate(params.devId, params.userId, params.sessionKey)) {
+      this.logins.succeeded([user]);
+      return { authorized: true, retryAfterMs: 0 };
+    }
+    this.logins.failed(keys);
+    this.options.onLoginFailure();
+    this.warnings.warn('wrong key', { ip, devId: params.devId, userId: params.userId }, 'comet login with a wrong key');
+    return { authorized: false, retryAfterMs: 0 };
   }
 
   private command(socket: CometSocket, data: RawData, isBinary: boolean): void {
