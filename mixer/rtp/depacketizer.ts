@@ -7,14 +7,19 @@ export interface EncodedFrame {
   timestamp: number;
 }
 
+/** Larger than any picture a browser sends (a 1080p keyframe is well under 1 MiB). */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
 /**
  * Reassembles frames from packets given in sequence order. After a loss every frame is dropped until
  * the next keyframe (a decoder fed a broken reference only produces garbage); `needsKeyframe` tells
- * the caller to ask the sender for one.
+ * the caller to ask the sender for one. A frame that grows past MAX_FRAME_BYTES (a sender that never
+ * marks an end) is dropped as a loss, so what is held stays bounded.
  */
 export abstract class Depacketizer {
   needsKeyframe = true;
   private parts: Buffer[] = [];
+  private partsBytes = 0;
   private partsKeyframe = false;
   private inFrame = false;
 
@@ -24,10 +29,16 @@ export abstract class Depacketizer {
     // Codecs without a start flag (H.264) begin a frame with the first packet after a marker.
     if (unit.frameStart ?? !this.inFrame) {
       this.parts = [];
+      this.partsBytes = 0;
       this.partsKeyframe = false;
       this.inFrame = true;
     }
     if (!this.inFrame) return undefined;
+    for (const chunk of unit.chunks) this.partsBytes += chunk.length;
+    if (this.partsBytes > MAX_FRAME_BYTES) {
+      this.lost();
+      return undefined;
+    }
     this.parts.push(...unit.chunks);
     this.partsKeyframe ||= unit.keyframe;
     if (!packet.marker) return undefined;
@@ -41,6 +52,7 @@ export abstract class Depacketizer {
     this.needsKeyframe = true;
     this.inFrame = false;
     this.parts = [];
+    this.partsBytes = 0;
   }
 
   /** The payload's bytes for the frame, whether it starts a frame (if the codec says), whether it shows a keyframe. */

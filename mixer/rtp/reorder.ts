@@ -19,22 +19,29 @@ export class ReorderBuffer {
   ) {}
 
   push(packet: RtpFields): void {
-    if (this.expected === undefined || packet.ssrc !== this.ssrc) {
+    if (packet.ssrc !== this.ssrc) {
+      // Another stream (the sender restarted its encoder): what waits of the old one can never be played
+      // next to it, and must not pile up while a sender keeps switching.
+      if (this.ssrc !== undefined) this.resynchronise();
       this.ssrc = packet.ssrc;
       this.expected = packet.sequence;
     }
-    const delta = sequenceDelta(packet.sequence, this.expected);
+    const delta = sequenceDelta(packet.sequence, this.expected!);
     if (Math.abs(delta) > this.maxPackets) {
       // The sender jumped (it restarted): resynchronise instead of waiting for, or discarding, thousands.
-      this.waiting.clear();
+      this.resynchronise();
       this.expected = packet.sequence;
-      this.onLoss();
     } else if (delta < 0) {
       return; // a duplicate, or too late: already given up on
     }
     this.waiting.set(packet.sequence, packet);
     this.release();
     if (this.waiting.size > 0 && !this.timer) this.timer = setTimeout(() => this.giveUp(), this.maxWaitMs);
+  }
+
+  /** Packets waiting for the ones before them: at most `maxPackets`. */
+  get held(): number {
+    return this.waiting.size;
   }
 
   close(): void {
@@ -52,6 +59,11 @@ export class ReorderBuffer {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+  }
+
+  private resynchronise(): void {
+    this.waiting.clear();
+    this.onLoss();
   }
 
   /** Skips to the oldest packet we have, reporting the hole. */

@@ -30,8 +30,8 @@ describe('the reorder buffer', () => {
     buffer.push(packet(5000));
     buffer.push(packet(100)); // far behind: a restart, not a late packet
     buffer.push(packet(101));
-    buffer.push(packet(7, 2)); // new SSRC
-    expect(out).toEqual([5000, -1, 100, 101, 7]);
+    buffer.push(packet(7, 2)); // new SSRC: a new stream, what was in progress is lost
+    expect(out).toEqual([5000, -1, 100, 101, -1, 7]);
     buffer.close();
   });
 });
