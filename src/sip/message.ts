@@ -164,8 +164,14 @@ export function parseMessage(frame: string | Buffer): SipMessage {
       continue;
     }
     const match = HEADER_LINE.exec(line.value);
-    if (!match || CONTROL.test(line.value)) fail(`malformed header line "${line.value.slice(0, 40)}"`);
-    else fields.push({ name: canonicalName(match[1] ?? ''), value: (match[2] ?? '').trim() });
+    if (!match || CONTROL.test(line.value)) {
+      fail(`malformed header line "${line.value.slice(0, 40)}"`);
+      continue;
+    }
+    const field = { name: canonicalName(match[1] ?? ''), value: (match[2] ?? '').trim() };
+    // A list that cannot be split (an unterminated quote) fails here, so Headers.all never throws.
+    if (LIST_HEADERS.has(field.name.toLowerCase()) && !splits(field.value)) fail(`malformed ${field.name} list`);
+    else fields.push(field);
   }
   if (fields.length > MAX_HEADER_FIELDS) fail(`more than ${MAX_HEADER_FIELDS} header fields`);
   const headers = new Headers(fields);
@@ -193,6 +199,16 @@ export function parseMessage(frame: string | Buffer): SipMessage {
   }
   if (problem || !uri) throw new SipParseError(problem?.text ?? 'bad Request-URI', base, problem?.status);
   return { kind: 'request', method, uri, ...base };
+}
+
+function splits(list: string): boolean {
+  try {
+    splitOutside(list, ',');
+    return true;
+  } catch (error) {
+    if (error instanceof SipSyntaxError) return false;
+    throw error;
+  }
 }
 
 function splitHead(bytes: Buffer): { head: string; body: Buffer } {

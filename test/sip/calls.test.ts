@@ -403,6 +403,9 @@ describe('SIP calls over WebSocket', () => {
     expect(bad.reason).toMatch(/Content-Length/);
     client.send(options(3, ['X-Folded: one,', '  two']));
     expect((await client.final(callId, 3, 'OPTIONS')).status).toBe(200);
+    // A list the server reads later (Require, Contact) is checked with the message: 400, not a 500 from deep inside.
+    client.send(options(4, ['Require: "timer']));
+    expect(await client.final(callId, 4, 'OPTIONS')).toMatchObject({ status: 400, reason: 'malformed Require list' });
     expect(client.ws.readyState).toBe(WebSocket.OPEN);
 
     const bystanderCall = token();

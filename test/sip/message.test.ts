@@ -240,6 +240,15 @@ describe('SIP message parsing: malformed input fails alone', () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
+  it('answers 400 to a list header that cannot be split (an unterminated quote), so reading its elements never throws', () => {
+    for (const header of ['Contact: "Doe <sip:j@example.com>', 'Require: "timer', 'Via: SIP/2.0/WS a.invalid;x="y']) {
+      const bad = failure(JSSIP_REGISTER.replace('Expires: 600', header));
+      expect(bad.status).toBe(400);
+      expect(bad.message).toMatch(/^malformed (Contact|Require|Via) list$|^unterminated quoted string$/);
+    }
+    expect(failure(JSSIP_REGISTER.replace('Expires: 600', 'Contact: "Doe <sip:j@example.com>')).replyTo?.callId).toBe('udlnes5kuco5vjrji9i7fp');
+  });
+
   it('answers 505 to another SIP version, 416 to another URI scheme, 400 to a CSeq of another method', () => {
     expect(failure(JSSIP_REGISTER.replace('sip:example.com SIP/2.0', 'sip:example.com SIP/3.0')).status).toBe(505);
     expect(failure(JSSIP_REGISTER.replace('REGISTER sip:example.com', 'REGISTER tel:+15551234')).status).toBe(416);
