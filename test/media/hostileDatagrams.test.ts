@@ -57,8 +57,8 @@ describe('media edge: hostile datagrams on a member media port', () => {
     // Application data and a fatal alert that do not authenticate.
     await send(dtlsRecord(23, 1, randomBytes(40)));
     await send(dtlsRecord(21, 1, Buffer.concat([Buffer.from([2, 40]), randomBytes(30)])));
-    await sleep(500);
-    await mixFlowing();
+    // Unpatched, the leg's sending stops for good at the first of these; a loaded machine may only slow it.
+    await eventually(mixFlowing, 10_000);
     expect(await world.model.findMembers(0, { rooms: ['r'], userIds: [victim.userId] })).toHaveLength(1);
   }, 60_000);
 
@@ -81,7 +81,7 @@ describe('media edge: hostile datagrams on a member media port', () => {
     expect(stun.filter((message) => message.messageClass === classes.REQUEST), 'checks sent to the attacker').toEqual([]);
     // RFC 8489 9.2.4: 401 for the wrong MESSAGE-INTEGRITY, 400 for none.
     expect(stun.map((message) => message.getAttributeValue('ERROR-CODE')?.[0])).toEqual([401, 400]);
-    await mixFlowing();
+    await eventually(mixFlowing, 10_000);
   }, 30_000);
 });
 
