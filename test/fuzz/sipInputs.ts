@@ -83,6 +83,21 @@ export const mutated = (samples: readonly string[], vocabulary: readonly string[
       }, sample),
     );
 
+/** Words of SIP, and characters that mean something in it. */
+const SIP_VOCABULARY = [
+  'INVITE', 'REGISTER', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'SIP/2.0', 'SIP/3.0', 'sip:', 'sips:', 'tel:', '\r\n', '\n', '\r\n\r\n', '\r\n ', ': ',
+  'Via: ', 'v: ', 'From: ', 'f: ', 'To: ', 't: ', 'Call-ID: ', 'i: ', 'CSeq: ', 'Contact: ', 'm: ', 'Content-Length: ', 'l: ', 'Authorization: Digest ',
+  'Expires: 0', 'Require: 100rel', ';tag=', ';branch=z9hG4bK', ';expires=', ';rport', ';received=', 'SIP/2.0/WS ', '[::1]', ':5060', ':99999',
+  '<sip:a@b>', '"', '\\', '%zz', '%2A', 'username="0000005"', 'realm="example.com"', 'nc=00000001', 'qop=auth', '*', '0', '4294967296', '-1',
+  '\u0000', '\u00ff', 'Ž', '\ud800',
+];
+
+/** One WebSocket frame: a JsSIP message mutated, or any bytes. */
+export const sipFrame: fc.Arbitrary<Buffer> = fc.oneof(
+  { weight: 6, arbitrary: mutated(SIP_MESSAGES, SIP_VOCABULARY).map((text) => Buffer.from(text)) },
+  fc.uint8Array({ maxLength: 500 }).map((bytes) => Buffer.from(bytes)),
+);
+
 /** Milliseconds one input may take: linear work on the largest input is a few milliseconds even on a loaded machine. */
 export const MAX_INPUT_MS = 1000;
 
