@@ -11,6 +11,7 @@ import { SHIPPED_CONF_DIR } from '../../src/config.js';
 import { MemoryMessagingStore } from '../../src/messaging/memoryStore.js';
 import { Messaging } from '../../src/messaging/messaging.js';
 import { loadProfiles } from '../../src/profiles.js';
+import { ViewerTokens } from '../../src/security/viewerTokens.js';
 import { MemoryTenantStore } from '../../src/tenants/store.js';
 import { fuzz, fuzzTimeoutMs } from './fuzz.js';
 
@@ -84,7 +85,7 @@ describe('fuzzing CometQL queries', () => {
       serverPort: 0,
       pipesalt: 'salt',
     });
-    executor = new Executor(model, new Messaging(new MemoryMessagingStore()), new MemoryTenantStore(), {
+    const facts = {
       version: 'fuzz',
       versionComment: 'fuzz',
       maxQuerySize: 1 << 20,
@@ -93,7 +94,8 @@ describe('fuzzing CometQL queries', () => {
       startedAt: Date.now(),
       connections: () => 1,
       queries: () => 0,
-    });
+    };
+    executor = new Executor(model, new Messaging(new MemoryMessagingStore()), new MemoryTenantStore(), facts, new ViewerTokens('', 60));
   });
 
   it(
