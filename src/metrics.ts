@@ -34,35 +34,50 @@ class RateWindow {
   }
 }
 
+/** Sessions counted per address and room at most: one machine that makes up sessions counts as this many. */
+const MAX_SESSIONS_PER_ADDRESS = 32;
+
 /**
- * Clients seen in the last `windowMs`, by room. Old entries go at every count and every thousand notes, so
- * clients that make up new names (user agents) cannot grow it between two scrapes beyond one window's worth.
+ * Viewers seen in the last `windowMs`, by room: each address once per session it keeps ('' for a player
+ * without one), never by what a client says it is. Old entries go at every count and every thousand notes.
  */
 class RecentViewers {
-  private readonly rooms = new Map<string, Map<string, number>>();
+  private readonly rooms = new Map<string, Map<string, Map<string, number>>>();
   private notes = 0;
 
   constructor(private readonly windowMs: number) {}
 
-  note(room: string, client: string): void {
-    const clients = this.rooms.get(room) ?? new Map<string, number>();
-    clients.set(client, Date.now());
-    this.rooms.set(room, clients);
+  note(room: string, address: string, session: string): void {
+    const addresses = this.rooms.get(room) ?? new Map<string, Map<string, number>>();
+    this.rooms.set(room, addresses);
+    const sessions = addresses.get(address) ?? new Map<string, number>();
+    addresses.set(address, sessions);
+    if (sessions.has(session) || sessions.size < MAX_SESSIONS_PER_ADDRESS) sessions.set(session, Date.now());
     if (++this.notes % 1000 === 0) this.prune();
   }
 
   counts(): Map<string, number> {
     this.prune();
-    return new Map([...this.rooms].map(([room, clients]) => [room, clients.size]));
+    return new Map([...this.rooms].map(([room, addresses]) => [room, [...addresses.values()].reduce((sum, sessions) => sum + sessions.size, 0)]));
   }
 
   private prune(): void {
     const since = Date.now() - this.windowMs;
-    for (const [room, clients] of this.rooms) {
-      for (const [client, at] of clients) if (at < since) clients.delete(client);
-      if (clients.size === 0) this.rooms.delete(room);
+    for (const [room, addresses] of this.rooms) {
+      for (const [address, sessions] of addresses) {
+        for (const [session, at] of sessions) if (at < since) sessions.delete(session);
+        if (sessions.size === 0) addresses.delete(address);
+      }
+      if (addresses.size === 0) this.rooms.delete(room);
     }
   }
+}
+
+/** Sets a gauge by room (`<dev_id>*<room>`), or to the rooms' total where rooms may not be named. */
+function setByRoom(gauge: Gauge<'room'>, values: Iterable<[string, number]>, roomLabels: boolean): void {
+  gauge.reset();
+  if (roomLabels) for (const [room, value] of values) gauge.set({ room }, value);
+  else gauge.set([...values].reduce((total, [, value]) => total + value, 0));
 }
 
 /** How long a scrape waits for the store: a database that hangs (a dropped network) is as down as one that refuses. */
@@ -108,6 +123,8 @@ export class StoreCountsOnce {
 /**
  * Everything /metrics exposes, in Prometheus text format: process CPU and memory (prom-client defaults),
  * CometQL connections, queries and errors, and the conference model's rooms, members and invitations.
+ * Rooms, which name every tenant's conferences, label a figure only with `roomLabels` ([http] metrics_rooms);
+ * otherwise it is their total.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -124,7 +141,10 @@ export class Metrics {
   private readonly queryRate = new RateWindow(11);
   private totalQueries = 0;
 
-  constructor(model: ConferenceModel) {
+  constructor(
+    model: ConferenceModel,
+    private readonly roomLabels: boolean,
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'cometmcu_' });
     this.cometqlConnections = new Gauge({ name: 'cometql_connections', help: 'Open CometQL connections', registers });
@@ -159,12 +179,11 @@ export class Metrics {
     const viewers = this.hlsViewers;
     new Gauge({
       name: 'cometmcu_hls_viewers',
-      help: 'Viewers of the embedded HLS/DASH (clients that fetched the playlist in the last 10 s), by room',
-      labelNames: ['room'],
+      help: 'Viewers of the embedded HLS/DASH (sessions that fetched a playlist in the last 10 s), by room with metrics_rooms',
+      labelNames: roomLabels ? ['room'] : [],
       registers,
       collect() {
-        this.reset();
-        for (const [room, count] of viewers.counts()) this.set({ room }, count);
+        setByRoom(this, viewers.counts(), roomLabels);
       },
     });
     new Counter({
@@ -207,10 +226,10 @@ export class Metrics {
 
   /**
    * Counts a viewer of a room's embedded HLS/DASH (`room`: its roomKey) who was served a playlist (players
-   * fetch it every segment, LL-HLS players every part).
+   * fetch it every segment, LL-HLS players every part), by address and session ('' for none).
    */
-  noteHlsViewer(room: string, client: string): void {
-    this.hlsViewers.note(room, client);
+  noteHlsViewer(room: string, address: string, session: string): void {
+    this.hlsViewers.note(room, address, session);
   }
 
   /** Media figures, read from the mixer when scraped. */
@@ -231,14 +250,14 @@ export class Metrics {
     stat('cometmcu_audio_mixes', 'Audio mixes being encoded (one per distinct mix)', (s) => s.audioMixes);
     stat('cometmcu_video_frames_rendered', 'Canvases composed by the rooms running now', (s) => s.framesRendered);
     stat('cometmcu_video_frames_dropped', 'Canvases skipped because an encoder was behind, in the rooms running now', (s) => s.framesDropped);
+    const roomLabels = this.roomLabels;
     new Gauge({
       name: 'cometmcu_conference_ffmpeg_cpu_seconds',
-      help: 'CPU seconds used by each conference\'s FFmpeg decoders and encoders since it began',
-      labelNames: ['room'],
+      help: 'CPU seconds used by the live conferences\' FFmpeg decoders and encoders since each began, by room with metrics_rooms',
+      labelNames: roomLabels ? ['room'] : [],
       registers,
       collect() {
-        this.reset();
-        for (const [room, seconds] of mixer.cpuSecondsByRoom()) this.set({ room }, seconds);
+        setByRoom(this, mixer.cpuSecondsByRoom(), roomLabels);
       },
     });
   }

@@ -5,12 +5,13 @@ import { Authenticator } from '../cometql/authentication.js';
 import { Executor } from '../cometql/executor.js';
 import { DialplanError, loadDialplan, type Dialplan } from '../dialplan/index.js';
 import { ConfigError, configPath, publicEndpoint, type Config } from './config.js';
-import { roomKey } from './domain.js';
 import type { MediaEngine } from './conference/media.js';
 import { ConferenceModel } from './conference/model.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
-import { LOW_LATENCY_FILE, serveLowLatencyHls } from './http/llHls.js';
 import { bundleBrowserLibrary, EXAMPLES_DIR, HLS_JS_DIR, serveStatic } from './http/assets.js';
+import { BroadcastAccess } from './http/broadcastAccess.js';
+import { hasBroadcast, serveBroadcasts } from './http/hls.js';
+import { serveMetrics } from './http/metricsEndpoint.js';
 import { CometGateway } from './gateway/gateway.js';
 import { Messaging } from './messaging/messaging.js';
 import { Metrics } from './metrics.js';
@@ -19,6 +20,7 @@ import { loadProfiles } from './profiles.js';
 import { LoginThrottle } from './security/loginThrottle.js';
 import { SipServer } from './sip/sipServer.js';
 import { openStores, type Stores } from './storage/stores.js';
+import { EndedBroadcasts } from '../mixer/endedBroadcasts.js';
 import { Mixer } from '../mixer/mixer.js';
 import type { MediaNetwork } from '../mixer/peer.js';
 import { SERVER_VERSION, VERSION, VERSION_COMMENT } from './version.js';
@@ -61,7 +63,7 @@ export async function startServer(
     serverPort: endpoint.port,
     pipesalt: config.sip.pipesalt,
   });
-  const metrics = new Metrics(model);
+  const metrics = new Metrics(model, config.http.metrics_rooms === 'true');
   const viewerTokens = new ViewerTokens(config.broadcast.token_secret, config.broadcast.token_ttl);
 
   // Users, pipes and queues of the comet messaging, shared by CometQL and the gateway.
@@ -167,23 +169,12 @@ export async function startServer(
   http.get('/examples/', (_request, response, url) => serveStatic(response, EXAMPLES_DIR, '/examples/', url.pathname));
   // hls.js for the viewer page, from its npm package.
   http.get('/vendor/', (_request, response, url) => serveStatic(response, HLS_JS_DIR, '/vendor/', url.pathname));
-  // The embedded HLS/DASH of broadcasting rooms; playlist requests count the viewers.
+  // The embedded HLS/DASH of broadcasting rooms, ended a while after their rooms.
   const hlsRoot = join(dataDir, 'hls');
-  http.get('/hls/', async (request, response, url) => {
-    const [devId, room, file, ...more] = url.pathname.slice('/hls/'.length).split('/').map(decodeURIComponent);
-    const ofRoom = more.length === 0 && /^\d+$/.test(devId ?? '') && room && file ? { devId: Number(devId), room, file } : undefined;
-    // A room's low-latency HLS lives in memory; its DASH, and plain HLS, are files.
-    const packager = ofRoom && LOW_LATENCY_FILE.test(ofRoom.file) ? mixer?.lowLatencyHls(ofRoom.devId, ofRoom.room) : undefined;
-    if (packager) await serveLowLatencyHls(response, packager, ofRoom!.file, url.searchParams);
-    else await serveStatic(response, hlsRoot, '/hls/', url.pathname, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' });
-    // Viewers are counted by the playlists they were given, so made-up rooms count nothing.
-    if (ofRoom && /^index\.(m3u8|mpd)$/.test(ofRoom.file) && response.statusCode === 200) {
-      metrics.noteHlsViewer(roomKey(ofRoom.devId, ofRoom.room), `${request.socket.remoteAddress} ${request.headers['user-agent'] ?? ''}`);
-    }
-  });
-  http.get('/metrics', async (_request, response) => {
-    sendText(response, 200, await metrics.registry.metrics(), metrics.registry.contentType);
-  });
+  const ended = mixer && new EndedBroadcasts(hlsRoot, config.broadcast.keep_after_end * 1000, () => mixer.stats().perRoom, log.child({ module: 'broadcast' }));
+  const access = new BroadcastAccess(model, viewerTokens, (devId, room) => hasBroadcast(hlsRoot, mixer, devId, room));
+  http.get('/hls/', serveBroadcasts({ root: hlsRoot, mixer, access, onViewer: (room, address, session) => metrics.noteHlsViewer(room, address, session) }));
+  http.get('/metrics', serveMetrics(metrics, config.http.metrics_token));
 
   log.info({ cometql: `${config.cometql.ip}:${cometqlPort}`, http: `${config.ws.ip}:${httpPort}` }, 'cometmcu started');
   return {
@@ -197,6 +188,8 @@ export async function startServer(
       await cometql.close();
       await sip.close();
       await mixer?.close();
+      ended?.close();
+      access.close();
       gateway.close();
       await http.close();
       await closeStores();

@@ -45,7 +45,7 @@ async function roomsOf({ devId, model, viewerTokens }: TableContext, rooms: stri
     const settings = live.get(room)?.settings ?? own.get(room)!;
     const outputs = live.get(room)?.outputs ?? [];
     // A private broadcast's URLs carry a fresh viewer token: what the backend hands its viewers.
-    const token = settings.private ? `?token=${viewerTokens.issue(devId, room)}` : '';
+    const url = (path: string): string => `/hls/${devId}/${room}/${path}${settings.private ? `?token=${viewerTokens.issue(devId, room)}` : ''}`;
     return {
       name: room,
       rtmp: settings.rtmp ?? '',
@@ -60,8 +60,8 @@ async function roomsOf({ devId, model, viewerTokens }: TableContext, rooms: stri
       outputs: outputs.map((output) => `${output.kind}:${output.running ? 'running' : 'retrying'}`).join(','),
       // The file being recorded now, its template filled in: where a backend finds it afterwards.
       record_file: outputs.find((output) => output.kind === 'record')?.target ?? '',
-      hls_url: live.has(room) && (settings.hls || settings.llHls) ? `/hls/${devId}/${room}/index.m3u8${token}` : '',
-      dash_url: live.has(room) && settings.dash ? `/hls/${devId}/${room}/index.mpd${token}` : '',
+      hls_url: live.has(room) && (settings.hls || settings.llHls) ? url('index.m3u8') : '',
+      dash_url: live.has(room) && settings.dash ? url('index.mpd') : '',
     };
   });
 }

@@ -52,8 +52,18 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
-/** Serves a file below `dir` for a URL path below `prefix`; nothing outside `dir` is reachable. */
-export async function serveStatic(response: ServerResponse, dir: string, prefix: string, path: string, headers: Record<string, string> = {}): Promise<void> {
+/**
+ * Serves a file below `dir` for a URL path below `prefix`; nothing outside `dir` is reachable. `transform`
+ * may rewrite a file before it is sent (given its extension).
+ */
+export async function serveStatic(
+  response: ServerResponse,
+  dir: string,
+  prefix: string,
+  path: string,
+  headers: Record<string, string> = {},
+  transform?: (body: Buffer, extension: string) => Buffer,
+): Promise<void> {
   let relative = decodeURIComponent(path.slice(prefix.length)) || 'index.html';
   if (relative.endsWith('/')) relative += 'index.html';
   const file = normalize(join(dir, relative));
@@ -62,7 +72,8 @@ export async function serveStatic(response: ServerResponse, dir: string, prefix:
     return;
   }
   try {
-    const body = await readFile(file);
+    const read = await readFile(file);
+    const body = transform ? transform(read, extname(file)) : read;
     response.writeHead(200, { 'Content-Type': TYPES[extname(file)]!, 'Content-Length': body.length, ...headers });
     response.end(body);
   } catch {

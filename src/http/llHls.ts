@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { PLAYLIST, type BlockingResult, type LowLatencyHls } from '../../mixer/llHls.js';
+import { withQueryInPlaylist } from './playlistUrls.js';
 
 /** The names of a low-latency HLS's files; anything else of a room (its DASH) is on disk. */
 export const LOW_LATENCY_FILE = /^(index\.m3u8|init-\d+\.mp4|segment-\d+\.m4s|part-\d+\.\d+\.m4s)$/;
@@ -8,9 +9,9 @@ export const LOW_LATENCY_FILE = /^(index\.m3u8|init-\d+\.mp4|segment-\d+\.m4s|pa
  * Answers a request for a room's low-latency HLS from the packager's memory: the playlist, blocking while
  * `_HLS_msn`/`_HLS_part` ask for what is not there yet, and its init, segments and parts. Parts never
  * change once written, so players and proxies may keep them; the playlist never, nor an error (a part that
- * is missing now may exist in a moment).
+ * is missing now may exist in a moment). `urlQuery` (a viewer token) is added to every URL the playlist names.
  */
-export async function serveLowLatencyHls(response: ServerResponse, packager: LowLatencyHls, file: string, query: URLSearchParams): Promise<void> {
+export async function serveLowLatencyHls(response: ServerResponse, packager: LowLatencyHls, file: string, query: URLSearchParams, urlQuery?: string): Promise<void> {
   // A client that goes away stops waiting at once, instead of holding its place for seconds.
   const gone = new AbortController();
   response.once('close', () => gone.abort());
@@ -23,7 +24,8 @@ export async function serveLowLatencyHls(response: ServerResponse, packager: Low
     }
     const result: BlockingResult<string> =
       msn === null ? { status: 200, body: packager.playlist() } : await packager.blockingPlaylist(Number(msn), part === null ? undefined : Number(part), gone.signal);
-    send(response, result.status === 200 ? { status: 200, body: Buffer.from(result.body) } : result, 'application/vnd.apple.mpegurl', 'no-cache');
+    const playlist = (body: string): Buffer => Buffer.from(urlQuery ? withQueryInPlaylist(body, urlQuery) : body);
+    send(response, result.status === 200 ? { status: 200, body: playlist(result.body) } : result, 'application/vnd.apple.mpegurl', 'no-cache');
     return;
   }
   const result = await packager.file(file, gone.signal);
