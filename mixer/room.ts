@@ -23,9 +23,12 @@ const ENCODER_RESTART_INTERVAL_MS = 1000;
 const DEFAULT_TILE: CanvasSize = { width: 640, height: 360 };
 const DECODER_RESIZE_DELAY_MS = 500;
 const DECODER_RESIZE_SPACING_MS = 200;
+/** A member's decoder changes codec at most once per this many ms: a browser flipping codecs must not spawn one per packet. */
+const CODEC_CHANGE_INTERVAL_MS = 2000;
 
 interface Incoming {
   codec: VideoCodec;
+  startedAt: number;
   reorder: ReorderBuffer;
   decoder: VideoDecoder;
 }
@@ -200,11 +203,14 @@ export class Room {
     const participant = this.participants.get(userId);
     // A viewer's answer was sendonly; whatever it sends anyway is not decoded.
     if (!participant || participant.member.viewerOnly || this.profile.media !== 'video') return;
-    if (participant.incoming?.codec !== codec) {
-      void participant.incoming?.decoder.close();
-      participant.incoming = this.startIncoming(participant, codec);
+    let incoming = participant.incoming;
+    if (incoming?.codec !== codec) {
+      if (incoming && performance.now() - incoming.startedAt < CODEC_CHANGE_INTERVAL_MS) return;
+      incoming?.reorder.close();
+      void incoming?.decoder.close();
+      incoming = participant.incoming = this.startIncoming(participant, codec);
     }
-    participant.incoming.reorder.push(packet);
+    incoming.reorder.push(packet);
   }
 
   private startIncoming(participant: Participant, codec: VideoCodec): Incoming {
@@ -232,7 +238,7 @@ export class Room {
         this.requestKeyframe(participant, false);
       },
     );
-    return { codec, reorder, decoder };
+    return { codec, startedAt: performance.now(), reorder, decoder };
   }
 
   /** Asks the member's browser for a keyframe, rate-limited unless a decoder just started. */

@@ -215,6 +215,17 @@ class Browser {
     for (const socket of this.sockets.splice(0)) socket.close();
   }
 
+  /** A hostile camera: its packets go out labelled VP8 and H.264 in turn for `ms`, then VP8 again. */
+  async flipCodecs(ms: number): Promise<void> {
+    const transceiver = this.videoTransceiver;
+    if (!transceiver) return;
+    const [vp8, h264] = ['video/vp8', 'video/h264'].map((mime) => transceiver.codecs.find((codec) => codec.mimeType.toLowerCase() === mime));
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 5))) {
+      transceiver.sender.codec = transceiver.sender.codec === vp8 ? h264! : vp8!;
+    }
+    transceiver.sender.codec = vp8!;
+  }
+
   watchTile(layout: LayoutName, count: number, index: number): void {
     this.watched = { layout, count, index };
   }
@@ -296,6 +307,7 @@ const commands = {
   },
   receivedCodec: (userId: number) => get(userId).receivedCodec ?? null,
   watchTile: (userId: number, layout: LayoutName, count: number, index: number) => get(userId).watchTile(layout, count, index),
+  flipCodecs: (userId: number, ms: number) => get(userId).flipCodecs(ms),
   /** For each flip of `flipper` in the window, ms until `probe`'s watched tile showed the new colour. */
   flipLatencies: (flipper: number, probe: number, from: number, to: number) => {
     const changes = get(probe).tileChanges;
