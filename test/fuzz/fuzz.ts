@@ -31,7 +31,9 @@ export async function fuzz<T>(target: string, arbitrary: fc.Arbitrary<T>, proper
     },
   );
   if (!result.failed) return;
-  const found = result.counterexample?.[0] as T;
+  // A run can fail without a counterexample (a property that hung past the time limit): nothing to keep then.
+  if (!result.counterexample) throw new Error(`fuzz target ${target} failed without an input to keep (seed ${result.seed}): ${String(result.errorInstance)}`);
+  const found = result.counterexample[0] as T;
   writeRegressions(file, [...known, found]);
   throw new Error(
     `fuzz target ${target} failed on ${describe(found)} (seed ${result.seed}, kept in ${file}):\n${String(result.errorInstance)}`,
