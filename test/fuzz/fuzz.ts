@@ -16,17 +16,24 @@ const REGRESSIONS = join(dirname(fileURLToPath(import.meta.url)), 'regressions')
 /** Vitest's time limit for a target of FUZZ_SECONDS, with room for its set-up. */
 export const fuzzTimeoutMs = (setupMs = 30_000): number => FUZZ_SECONDS * 1000 + setupMs;
 
-export async function fuzz<T>(target: string, arbitrary: fc.Arbitrary<T>, property: (input: T) => void | Promise<void>): Promise<void> {
+/** FUZZ_SECONDS=0 replays the kept regression cases only. */
+export async function fuzz<T>(
+  target: string,
+  arbitrary: fc.Arbitrary<T>,
+  property: (input: T) => void | Promise<void>,
+  seconds = FUZZ_SECONDS,
+): Promise<void> {
   const file = join(REGRESSIONS, `${target}.json`);
   const known = readRegressions<T>(file);
   for (const input of known) await property(input);
+  if (seconds <= 0) return;
   const result = await fc.check(
     fc.asyncProperty(arbitrary, async (input) => {
       await property(input);
     }),
     {
       numRuns: Number.MAX_SAFE_INTEGER,
-      interruptAfterTimeLimit: FUZZ_SECONDS * 1000,
+      interruptAfterTimeLimit: seconds * 1000,
       seed: process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined,
     },
   );

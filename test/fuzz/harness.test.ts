@@ -13,7 +13,7 @@ describe('the fuzz harness', () => {
       const failsOnZero = (bytes: Uint8Array): void => {
         if (bytes.includes(0)) throw new Error('zero byte');
       };
-      await expect(fuzz(target, fc.uint8Array({ minLength: 1 }), failsOnZero)).rejects.toThrow(/zero byte/);
+      await expect(fuzz(target, fc.uint8Array({ minLength: 1 }), failsOnZero, 2)).rejects.toThrow(/zero byte/);
       expect(existsSync(file)).toBe(true);
       const kept = JSON.parse(readFileSync(file, 'utf8')) as { $bytes: string }[];
       expect(Buffer.from(kept[0]!.$bytes, 'base64')).toContain(0);
@@ -23,7 +23,7 @@ describe('the fuzz harness', () => {
         fuzz(target, fc.constant(new Uint8Array([1])), (bytes) => {
           seen.push(Buffer.from(bytes));
           failsOnZero(bytes);
-        }),
+        }, 2),
       ).rejects.toThrow(/zero byte/);
       expect(seen[0]).toContain(0);
     } finally {
