@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { once } from 'node:events';
 import type { Logger } from 'pino';
 import { ConferenceError } from '../src/conference/model.js';
 import { reportInternalError } from '../src/faults.js';
@@ -44,6 +43,8 @@ const PREPARED_STATEMENTS_UNSUPPORTED = new CometQLError(
 const MAX_HANDSHAKE_PAYLOAD = 16 * 1024;
 /** Stop reading a client that pipelines faster than we answer. */
 const MAX_BUFFERED_INPUT = 4 * 1024 * 1024;
+/** Rows of a result encoded and sent at a time. */
+const ROWS_PER_WRITE = 1000;
 
 export interface CometQLMetrics {
   statement(table: string, kind: string): void;
@@ -121,7 +122,7 @@ export class CometQLConnection {
         } else {
           await this.handle(packet);
         }
-        if (this.socket.writableNeedDrain) await once(this.socket, 'drain');
+        await this.drained();
       }
       if (this.socket.isPaused() && this.reader.buffered <= MAX_BUFFERED_INPUT) this.socket.resume();
     } catch (error) {
@@ -255,7 +256,7 @@ export class CometQLConnection {
       this.options.metrics.statement(table, statement.kind);
       const status = ServerStatus.AUTOCOMMIT | (index < statements.length - 1 ? ServerStatus.MORE_RESULTS_EXISTS : 0);
       try {
-        writeResult(writer, await this.options.executor.execute(this.session, statement), status);
+        await this.send(writer, await this.options.executor.execute(this.session, statement), status);
       } catch (error) {
         const failure = this.asCometQLError(error);
         this.options.metrics.error(failure.code);
@@ -278,17 +279,45 @@ export class CometQLConnection {
     return new CometQLError(ErrorCode.internal, 'internal server error');
   }
 
+  /**
+   * Writes a result in parts, each sent before the next is encoded, waiting while the client is slow to read:
+   * a query of many or large results (up to 1000 statements of 10,000 rows) never sits whole in memory.
+   */
+  private async send(writer: ReplyWriter, result: Result, status: number): Promise<void> {
+    if (result.kind === 'ok') {
+      writer.ok(result.affectedRows, result.insertId, status);
+      return;
+    }
+    writer.resultSetHead(result.columns, status, result.table);
+    for (let start = 0; start < result.rows.length; start += ROWS_PER_WRITE) {
+      writer.rows(result.rows.slice(start, start + ROWS_PER_WRITE));
+      this.write(writer);
+      await this.drained();
+      await pace();
+    }
+    writer.eof(status);
+  }
+
+  /** Resolves once the socket takes more, or is gone: a client slow to read holds back its own replies, nothing else. */
+  private async drained(): Promise<void> {
+    if (!this.socket.writableNeedDrain) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done).off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done).on('close', done);
+    });
+  }
+
   private replyError(reply: number, error: CometQLError): void {
     this.options.metrics.error(error.code);
     this.write(new ReplyWriter(reply).error(error.code, error.sqlState, error.message));
   }
 
   private write(writer: ReplyWriter): void {
-    if (this.state !== 'closed' && this.socket.writable) this.socket.write(writer.toBuffer());
+    if (this.state !== 'closed' && this.socket.writable) this.socket.write(writer.take());
   }
 }
 
-function writeResult(writer: ReplyWriter, result: Result, status: number): void {
-  if (result.kind === 'ok') writer.ok(result.affectedRows, result.insertId, status);
-  else writer.resultSet(result.columns, result.rows, status, result.table);
-}
+

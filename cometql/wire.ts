@@ -243,11 +243,19 @@ export class ReplyWriter {
 
   /** Column definitions, EOF, rows, EOF. Every column is a utf8 VAR_STRING, as CppComet sent them. */
   resultSet(columns: readonly string[], rows: readonly (readonly (string | null)[])[], status: number, table = ''): this {
+    return this.resultSetHead(columns, status, table).rows(rows).eof(status);
+  }
+
+  /** The start of a result set: its column definitions and their EOF. Rows and an EOF follow. */
+  resultSetHead(columns: readonly string[], status: number, table = ''): this {
     this.packet(lengthEncodedInteger(columns.length));
     for (const name of columns) this.packet(columnDefinition(name, table));
-    this.eof(status);
-    for (const row of rows) this.row(row);
     return this.eof(status);
+  }
+
+  rows(rows: readonly (readonly (string | null)[])[]): this {
+    for (const row of rows) this.row(row);
+    return this;
   }
 
   /** One row packet, written straight into a buffer of the right size: rows are the bulk of every reply. */
@@ -277,6 +285,13 @@ export class ReplyWriter {
 
   toBuffer(): Buffer {
     return Buffer.concat(this.chunks);
+  }
+
+  /** The packets written so far, handed on and forgotten (the sequence goes on): a long reply goes out in parts. */
+  take(): Buffer {
+    const out = this.toBuffer();
+    this.chunks.length = 0;
+    return out;
   }
 }
 

@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
@@ -79,6 +81,29 @@ describe('CometQL per-query bounds', () => {
     expect(stall).toBeLessThan(STALL_BOUND_MS);
     await stillServes();
   });
+
+  it('holds back the replies of a client that reads nothing instead of piling them up in memory', async () => {
+    const data = 'd'.repeat(60_000);
+    for (let id = 1; id <= 100; id += 10) {
+      await client.query(Array.from({ length: 10 }, (_, i) => `INSERT INTO users_data (id, data) VALUES (${id + i}, '${data}')`).join(';'));
+    }
+    // 30 results of 100 rows of 60 kB: 180 MB if encoded at once.
+    const statements = 30;
+    const slow = await connect(server, { multipleStatements: true });
+    const stream = (slow as unknown as { connection: { stream: Socket } }).connection.stream;
+    stream.pause();
+    const before = process.memoryUsage().arrayBuffers;
+    const results = slow.query(`SELECT id, data FROM users_data WHERE id IN (${ints(100)});`.repeat(statements));
+    let grown = 0;
+    for (const started = performance.now(); performance.now() - started < 3000 && grown < 64 << 20; await sleep(100)) {
+      grown = Math.max(grown, process.memoryUsage().arrayBuffers - before);
+    }
+    expect(grown).toBeLessThan(64 << 20);
+    stream.resume();
+    const [sets] = (await results) as unknown as [unknown[][]];
+    expect(sets.map((rows) => rows.length)).toEqual(Array(statements).fill(100));
+    await slow.end();
+  }, 30_000);
 
   it('lets timers run during a long INSERT, and a long SELECT of it costs its rows, not rooms times users', async () => {
     const count = 3333;
