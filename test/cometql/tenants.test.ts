@@ -50,6 +50,9 @@ describe('tenants: a dev_id with a password of its own', () => {
       expect(await rowsOf(tenant, 'SELECT id, hash FROM db_5.users_auth WHERE id = 1')).toEqual([{ id: '1', hash: 'fiveKeyOfOne' }]);
       await tenant.query('USE db_5');
       expect(await rowsOf(tenant, 'SHOW TABLES')).not.toContainEqual({ Tables: 'tenants' });
+      // Its status counts its own rooms, not every tenant's.
+      expect(await rowsOf(tenant, "SHOW STATUS LIKE '%_all'")).toEqual([]);
+      expect(await rowsOf(root, "SHOW STATUS LIKE 'invitations_all'")).toEqual([{ Variable_name: 'invitations_all', Value: '0' }]);
     } finally {
       await tenant.end();
     }
