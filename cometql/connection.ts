@@ -319,5 +319,3 @@ export class CometQLConnection {
     if (this.state !== 'closed' && this.socket.writable) this.socket.write(writer.take());
   }
 }
-
-
