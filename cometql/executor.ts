@@ -48,7 +48,7 @@ const OK: Result = { kind: 'ok', affectedRows: 0, insertId: 0 };
  * (CppComet's multi-db). Only root may name another tenant's: ERR 403 for anyone else, ERR 15 for no such
  * database.
  */
-export function databaseDevId(session: Session, name: string, devIndexSize: number): DevId {
+function databaseDevId(session: Session, name: string, devIndexSize: number): DevId {
   if (name === DATABASE_NAME) return session.devId;
   const match = /^db_(\d{1,10})$/.exec(name);
   const devId = match ? Number(match[1]) : NaN;
