@@ -52,7 +52,8 @@ export class Authenticator {
       // MySQL's "access denied": clients and pools know it means "do not retry at once".
       throw new CometQLError(ErrorCode.accessDeniedLogin, `Too many failed logins: retry in ${Math.ceil(wait / 1000)} s`, '28000');
     }
-    if (devId === undefined) throw this.failed(keys, address, devId, 'Invalid dev_id value');
+    // A name that is no dev_id has no password to guess: refused, counted, but no closing of the address for it.
+    if (devId === undefined) throw this.failed([], address, devId, 'Invalid dev_id value');
     if (response.length !== SCRAMBLE_LENGTH) throw this.failed(keys, address, devId, 'Authentication failure, authDataLen!=20');
     const tenantHash = devId === 0 ? undefined : await this.options.tenants.passwordHash(devId);
     const expected = tenantHash === undefined ? this.mainHash : fromStoredPasswordHash(tenantHash);

@@ -45,4 +45,12 @@ describe('CometQL login throttling', () => {
     const metrics = await server.metrics.registry.getSingleMetricAsString('cometmcu_login_failures_total');
     expect(metrics).toContain(`cometmcu_login_failures_total{front="cometql"} ${failed}`);
   }, 30_000);
+
+  it('refuses a user name that is no dev_id without closing the address: there is no password to guess', async () => {
+    const address = '127.0.0.30';
+    for (let attempt = 0; attempt < 8; attempt++) {
+      expect(await loginError(server, { user: 'admin', ...from(server, address) })).toMatchObject({ errno: 16, message: 'Invalid dev_id value' });
+    }
+    await (await connect(server, { user: '6', ...from(server, address) })).end();
+  });
 });
