@@ -14,7 +14,7 @@ import { StoreError } from '../storage/storeError.js';
 import { clientInfo } from './clientInfo.js';
 import { BrowserCommands, slowDown } from './commands.js';
 import { SendBudget } from './sendBudget.js';
-import { CometSocket, type SlowReaderEvents } from './socket.js';
+import { CometSocket, SOCKET_LIMITS, type SlowReaderEvents } from './socket.js';
 import { COMET_PATH_PREFIXES, parseCometUrl, type CometUrl } from './url.js';
 
 export interface GatewayOptions {
@@ -85,8 +85,9 @@ export class CometGateway {
         options.onMessagesDropped(count);
         warnings.warn('slow reader', { userId: socket.userId, ip: socket.info.ip }, 'comet socket reads too slowly; its oldest pipe messages dropped');
       },
-      cutOff(socket) {
-        warnings.warn('not reading', { userId: socket.userId, ip: socket.info.ip }, 'comet socket does not read its personal messages; closed');
+      cutOff(socket, reason) {
+        const why = reason === 'stalled' ? `read nothing for ${SOCKET_LIMITS.stallMs / 1000} s` : 'does not read its personal messages';
+        warnings.warn(`cut off: ${reason}`, { userId: socket.userId, ip: socket.info.ip }, `comet socket ${why}; closed`);
       },
     };
     for (const prefix of COMET_PATH_PREFIXES) http.onUpgrade(prefix, (request, socket, head, url) => this.upgrade(request, socket, head, url));

@@ -4,10 +4,16 @@ import { encodeFrame, type ClientInfo, type CometClient, type CometMessage, type
 import { FloodGuard } from './floodGuard.js';
 import { Outbox } from './outbox.js';
 
-/** Bytes handed to the WebSocket (and so beyond recall) while the browser has not read them yet. */
-const MAX_IN_FLIGHT_BYTES = 256 * 1024;
-/** Bytes kept back for a browser that reads too slowly; past it, its oldest pipe messages go. */
-const MAX_OUTBOX_BYTES = 1024 * 1024;
+export interface SocketLimits {
+  /** Bytes handed to the WebSocket (and so beyond recall) while the browser has not read them yet. */
+  inFlightBytes: number;
+  /** Bytes kept back for a browser that reads too slowly; past it, its oldest pipe messages go. */
+  outboxBytes: number;
+  /** A browser that reads nothing for this long while frames wait for it is gone: its memory is freed. */
+  stallMs: number;
+}
+
+export const SOCKET_LIMITS: SocketLimits = { inFlightBytes: 256 * 1024, outboxBytes: 1024 * 1024, stallMs: 60_000 };
 
 export interface SocketIdentity {
   devId: DevId;
@@ -21,8 +27,8 @@ export interface SocketIdentity {
 export interface SlowReaderEvents {
   /** Pipe messages dropped for it, its oldest first. */
   dropped(socket: CometSocket, count: number): void;
-  /** Its personal messages and answers alone overflowed its outbox: it is cut off. */
-  cutOff(socket: CometSocket): void;
+  /** It is cut off: its personal messages and answers alone overflowed its outbox, or it read nothing for too long. */
+  cutOff(socket: CometSocket, reason: 'overflow' | 'stalled'): void;
 }
 
 /**
@@ -35,14 +41,19 @@ export class CometSocket implements CometClient {
   readonly uuid: string;
   readonly info: ClientInfo;
   readonly flood = new FloodGuard();
-  private readonly outbox = new Outbox(MAX_OUTBOX_BYTES);
+  private readonly outbox: Outbox;
+  /** Runs while frames wait in the outbox; every frame the browser takes restarts it. */
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ws: WebSocket,
     identity: SocketIdentity,
     private readonly slowReader: SlowReaderEvents,
+    private readonly limits: SocketLimits = SOCKET_LIMITS,
   ) {
     ({ devId: this.devId, userId: this.userId, uuid: this.uuid, info: this.info } = identity);
+    this.outbox = new Outbox(limits.outboxBytes);
+    ws.once('close', () => clearTimeout(this.stallTimer));
   }
 
   isOpen(): boolean {
@@ -51,18 +62,16 @@ export class CometSocket implements CometClient {
 
   send(frame: EncodedFrame, delivery: Delivery): boolean {
     if (!this.isOpen()) return false;
-    if (this.outbox.isEmpty() && this.ws.bufferedAmount < MAX_IN_FLIGHT_BYTES) {
+    if (this.outbox.isEmpty() && this.ws.bufferedAmount < this.limits.inFlightBytes) {
       this.write(frame);
       return true;
     }
+    this.stallTimer ??= setTimeout(() => this.cutOff('stalled'), this.limits.stallMs).unref();
     const dropped = this.outbox.push(frame, delivery === 'pipe');
     if (dropped > 0) this.slowReader.dropped(this, dropped);
-    if (this.outbox.isOverflowing()) {
-      this.slowReader.cutOff(this);
-      this.ws.terminate();
-      return false;
-    }
-    return true;
+    if (!this.outbox.isOverflowing()) return true;
+    this.cutOff('overflow');
+    return false;
   }
 
   /** A personal frame: an answer to the browser's command, or a message to its user. */
@@ -85,6 +94,17 @@ export class CometSocket implements CometClient {
 
   /** Each frame written out (or failed at close) makes room for what waits in the outbox. */
   private readonly written = (): void => {
-    while (!this.outbox.isEmpty() && this.isOpen() && this.ws.bufferedAmount < MAX_IN_FLIGHT_BYTES) this.write(this.outbox.shift()!);
+    if (!this.stallTimer) return;
+    while (!this.outbox.isEmpty() && this.isOpen() && this.ws.bufferedAmount < this.limits.inFlightBytes) this.write(this.outbox.shift()!);
+    if (!this.outbox.isEmpty()) this.stallTimer.refresh();
+    else {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+    }
   };
+
+  private cutOff(reason: 'overflow' | 'stalled'): void {
+    this.slowReader.cutOff(this, reason);
+    this.ws.terminate();
+  }
 }
