@@ -9,9 +9,6 @@ import type { MediaNetwork } from './peer.js';
 import { Room, type RoomStats } from './room.js';
 import { processCpuSeconds } from '../src/procStat.js';
 
-/** How long the low-latency HLS of an ended broadcast is still served. */
-const ENDED_HLS_KEPT_MS = 30_000;
-
 /** Where embedded HLS/DASH is written ([broadcast] in comet.ini); null: no embedded output. */
 export interface BroadcastOptions {
   dataDir: string | null;
@@ -19,6 +16,8 @@ export interface BroadcastOptions {
   windowSegments: number;
   /** CA file for rtmps:// servers' certificates; null: the system's. */
   rtmpsCaFile: string | null;
+  /** How long an ended broadcast is still served ([broadcast] keep_after_end), its low-latency HLS too. */
+  keptAfterEndMs: number;
 }
 
 /** The folder of a room's embedded HLS/DASH, also its URL path below /hls/. */
@@ -54,7 +53,7 @@ export class Mixer implements MediaEngine {
     private readonly model: ConferenceModel,
     private readonly network: MediaNetwork,
     private readonly log: Logger,
-    private readonly broadcasting: BroadcastOptions = { dataDir: null, segmentSeconds: 1, windowSegments: 6, rtmpsCaFile: null },
+    private readonly broadcasting: BroadcastOptions = { dataDir: null, segmentSeconds: 1, windowSegments: 6, rtmpsCaFile: null, keptAfterEndMs: 30_000 },
   ) {
     this.detach = model.subscribe({
       memberChanged: (member) => void this.rooms.get(roomKey(member.devId, member.room))?.room.update(member),
@@ -109,7 +108,7 @@ export class Mixer implements MediaEngine {
     };
   }
 
-  /** The low-latency HLS of a room broadcasting it now, or of one that ended in the last half minute. */
+  /** The low-latency HLS of a room broadcasting it now, or of one that ended less than keptAfterEndMs ago. */
   lowLatencyHls(devId: number, room: string): LowLatencyHls | undefined {
     const key = roomKey(devId, room);
     return this.rooms.get(key)?.room.lowLatencyHls ?? this.endedHls.get(key)?.packager;
@@ -131,7 +130,7 @@ export class Mixer implements MediaEngine {
 
   private keepEnded(key: string, packager: LowLatencyHls): void {
     clearTimeout(this.endedHls.get(key)?.timer);
-    const timer = setTimeout(() => this.endedHls.delete(key), ENDED_HLS_KEPT_MS);
+    const timer = setTimeout(() => this.endedHls.delete(key), this.broadcasting.keptAfterEndMs);
     timer.unref();
     this.endedHls.set(key, { packager, timer });
   }

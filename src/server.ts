@@ -130,6 +130,7 @@ export async function startServer(
         segmentSeconds: config.broadcast.segment,
         windowSegments: config.broadcast.window,
         rtmpsCaFile: config.broadcast.rtmps_ca_file ? configPath(config, config.broadcast.rtmps_ca_file) : null,
+        keptAfterEndMs: config.broadcast.keep_after_end * 1000,
       });
   const sip = new SipServer(http, {
     model,
