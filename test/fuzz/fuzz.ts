@@ -27,8 +27,15 @@ export async function fuzz<T>(
   const known = readRegressions<T>(file);
   for (const input of known) await property(input);
   if (seconds <= 0) return;
+  // A synchronous property never gives the event loop a turn (its promises settle as microtasks): yield now and
+  // then, or vitest's own messages and the target's servers starve for the whole run.
+  let yieldedAt = Date.now();
   const result = await fc.check(
     fc.asyncProperty(arbitrary, async (input) => {
+      if (Date.now() - yieldedAt > 20) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yieldedAt = Date.now();
+      }
       await property(input);
     }),
     {
