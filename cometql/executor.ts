@@ -7,6 +7,7 @@ import { CometQLError, ErrorCode } from './errors.js';
 import type { Condition, Limit, SelectExpression, SqlValue, Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
 import type { Column, KeyRequirement, Row, Table, TableContext } from './tables/table.js';
+import { likeMatcher } from './like.js';
 import { pace } from './pace.js';
 import { DATABASE_NAME } from './wire.js';
 
@@ -367,9 +368,6 @@ function rows(columns: string[], data: (string | null)[][]): Result {
 /** SQL LIKE on the first column (SHOW ... LIKE 'pattern'), case-insensitive. */
 function like(data: string[][], pattern: string | null): string[][] {
   if (pattern === null) return data;
-  const source = pattern.replace(/\\?[%_]|[.*+?^${}()|[\]\\]/g, (m) =>
-    m === '%' ? '.*' : m === '_' ? '.' : m.startsWith('\\') && m.length === 2 ? `\\${m[1]}` : `\\${m}`,
-  );
-  const regex = new RegExp(`^${source}$`, 'is');
-  return data.filter((row) => regex.test(row[0] ?? ''));
+  const matches = likeMatcher(pattern);
+  return data.filter((row) => matches(row[0] ?? ''));
 }
