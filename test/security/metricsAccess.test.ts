@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { createTestHost } from '../helpers/netns.js';
 import { startTestServer } from '../helpers/server.js';
 
 describe('/metrics', () => {
-  // Refusing other machines is not tested here: tests reach this machine through loopback only.
   it('answers this machine when no [http] metrics_token is set', async () => {
     const server = await startTestServer();
     try {
@@ -28,6 +28,31 @@ describe('/metrics', () => {
       expect(await scraped.text()).toContain('cometmcu_internal_errors_total');
     } finally {
       await server.close();
+    }
+  });
+
+  it('refuses another machine without a token, and lets it scrape with one', async () => {
+    const other = await createTestHost();
+    const scrapeFrom = (port: number, ...header: string[]) =>
+      other.run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...header, `http://${other.hostAddress}:${port}/metrics`]);
+    try {
+      const open = await startTestServer({ COMET_WS_IP: other.hostAddress });
+      try {
+        expect(await scrapeFrom(open.httpPort)).toBe('403');
+        // The same server still answers /info there: only /metrics is kept to this machine.
+        expect(await other.run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${other.hostAddress}:${open.httpPort}/info`])).toBe('200');
+      } finally {
+        await open.close();
+      }
+      const guarded = await startTestServer({ COMET_WS_IP: other.hostAddress, COMET_HTTP_METRICS_TOKEN: 'scrape-me' });
+      try {
+        expect(await scrapeFrom(guarded.httpPort)).toBe('401');
+        expect(await scrapeFrom(guarded.httpPort, '-H', 'Authorization: Bearer scrape-me')).toBe('200');
+      } finally {
+        await guarded.close();
+      }
+    } finally {
+      await other.close();
     }
   });
 });
