@@ -32,8 +32,9 @@ export interface LiveServer {
   /** The live call's legs: new ones when a broken call was restored. */
   readonly legs: readonly Leg[];
   /**
-   * Throws unless nothing escaped every error boundary, nor reached one as an internal error, since the last
-   * look, and CometQL and HTTP still answer: the check after each input.
+   * Throws unless, since the last look, nothing escaped every error boundary nor reached one as an internal
+   * error, and nothing held the event loop (which the server shares with this test) for long; and CometQL
+   * and HTTP still answer: the check after each input.
    */
   expectUnharmed(): Promise<void>;
   /**
@@ -54,6 +55,12 @@ export interface LiveServer {
   expectBystandersServed(): Promise<void>;
 }
 
+/**
+ * The longest the event loop may be held: what one input does must not stall everyone (#10: an IN list or
+ * a LIKE pattern held it for seconds). Generous, for a loaded 2-core machine that also collects garbage.
+ */
+const STALL_MS = 2000;
+
 /** How long fresh pictures may take by default: a loaded 2-core machine decodes a few per second at least. */
 const FLOW_PATIENCE_MS = 3000;
 /** Pictures decoded this soon after `since` may come from packets sent before it. */
@@ -67,6 +74,7 @@ export function useLiveServer(): LiveServer {
   /** What reached the process's last resort: in production that would have ended the server. */
   const escaped: unknown[] = [];
   const noteEscape = (error: unknown): void => void escaped.push(error);
+  const loop = new LoopWatch();
   let server: TestServer;
   let bystander: Connection;
   let internalErrorsSeen = 0;
@@ -101,8 +109,10 @@ export function useLiveServer(): LiveServer {
       const escapes = escaped.splice(0).map((error) => (error instanceof Error ? error.stack : String(error)));
       const internalErrors = internalErrorTotal() - internalErrorsSeen;
       internalErrorsSeen += internalErrors;
+      const heldMs = loop.longestHold();
       expect(escapes, 'errors that escaped every boundary').toEqual([]);
       expect(internalErrors, `internal errors, by boundary so far: ${JSON.stringify(Object.fromEntries(internalErrorCounts()))}`).toBe(0);
+      expect(heldMs, 'the longest the event loop was held (ms)').toBeLessThan(STALL_MS);
       const [rows] = await bystander.query('SELECT 1 AS one');
       expect(rows).toEqual([{ one: '1' }]);
       const info = await fetch(`http://127.0.0.1:${server.httpPort}/info`);
@@ -188,16 +198,42 @@ export function useLiveServer(): LiveServer {
     if (callBroken) await restoreCall();
     lateFailures.length = 0;
     escaped.length = 0;
+    loop.longestHold();
     internalErrorsSeen = internalErrorTotal();
   }, 60_000);
 
   afterAll(async () => {
     process.off('uncaughtException', noteEscape);
     process.off('unhandledRejection', noteEscape);
+    loop.stop();
     await bystander?.end();
     await fleet.close();
     await server?.close();
   });
 
   return live;
+}
+
+/**
+ * How long the event loop was held at most: the longest gap between ticks of a short timer. (Node's
+ * monitorEventLoopDelay misses a hold that comes right after its reset.)
+ */
+class LoopWatch {
+  private last = performance.now();
+  private longest = 0;
+  private readonly timer = setInterval(() => {
+    this.longest = Math.max(this.longest, performance.now() - this.last);
+    this.last = performance.now();
+  }, 20);
+
+  /** The longest hold since the last call, up to now. */
+  longestHold(): number {
+    const longest = Math.max(this.longest, performance.now() - this.last);
+    this.longest = 0;
+    return longest;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }

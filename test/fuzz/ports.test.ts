@@ -25,9 +25,19 @@ const PATIENCE_MS = 300;
 const QUIET_MS = 30;
 
 const bytes = (maxLength: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ maxLength });
-/** Text from these pieces and random strings, joined by spaces. */
+/** Text from these pieces (some repeated many times over, as super-linear work needs), random strings and numbers, joined by spaces. */
 const textOf = (pieces: string[], maxLength = 20): fc.Arbitrary<string> =>
-  fc.array(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...pieces) }, fc.string({ maxLength: 12 }), fc.integer().map(String)), { maxLength }).map((parts) => parts.join(' '));
+  fc
+    .array(
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom(...pieces) },
+        fc.tuple(fc.constantFrom(...pieces), fc.integer({ min: 2, max: 30 })).map(([piece, times]) => piece.repeat(times)),
+        fc.string({ maxLength: 12 }),
+        fc.integer().map(String),
+      ),
+      { maxLength },
+    )
+    .map((parts) => parts.join(' '));
 
 /** Resolves when the WebSocket closes or `ms` have passed. */
 const closedOrAfter = (ws: WebSocket, ms = PATIENCE_MS): Promise<void> =>
@@ -102,14 +112,50 @@ const SQL_PIECES = [
   'ORDER BY', 'VALUES', '(', ')', ',', '=', '!=', '<>', '*', ';', "'", '"', '`', '\\', '/*', '*/', '--', '#', '\n', '?', '@@version', 'NULL', '0x41', '-1',
   '1e999', 'users_auth', 'users_data', 'users_time', 'users_messages', 'users_in_pipes', 'pipes', 'pipes_messages', 'pipes_settings', 'conference',
   'conference_members', 'conference_broadcast', 'tenants', 'id', 'hash', 'name', 'user_id', 'event', 'message', 'profile', 'caller_id', 'TABLES',
-  'DATABASES', 'STATUS', 'PROCESSLIST', 'VARIABLES', 'NAMES', 'utf8mb4', 'CometQL_v1', 'web_fuzz', 'UNION',
+  'DATABASES', 'STATUS', 'PROCESSLIST', 'VARIABLES', 'NAMES', 'utf8mb4', 'CometQL_v1', 'web_fuzz', 'UNION', '%', '_', '%_', "'%",
 ];
 
-/** One MySQL packet: a command byte and a body of SQL-ish text or bytes, its length header right or wrong. */
+const TABLES = ['users_auth', 'users_data', 'users_time', 'users_messages', 'users_in_pipes', 'pipes', 'pipes_messages', 'pipes_settings', 'conference',
+  'conference_members', 'conference_broadcast', 'tenants', 'nowhere', 'db_0.conference'];
+const COLUMNS = ['id', 'hash', 'name', 'user_id', 'caller_id', 'message', 'profile', 'event', 'time', 'index', 'audio', 'video', 'layout', 'length', 'password', '*', 'x'];
+
+/**
+ * A string literal: from pieces that make matching and escaping work hard (runs of wildcards, then what no
+ * name holds; quotes, backslashes), or anything.
+ */
+const STRING_PIECES = ['%', '_', '%_%', 'a', 'Q', '~', "\\'", "''", '\\', 'web_'];
+const sqlString = fc
+  .oneof(
+    fc
+      .array(fc.oneof(fc.constantFrom(...STRING_PIECES), fc.tuple(fc.constantFrom(...STRING_PIECES), fc.integer({ min: 2, max: 20 })).map(([piece, times]) => piece.repeat(times))), { maxLength: 6 })
+      .map((parts) => parts.join('')),
+    fc.string({ maxLength: 30 }),
+  )
+  .map((text) => `'${text.replaceAll("'", "''")}'`);
+const sqlValue = fc.oneof(fc.integer().map(String), fc.constantFrom('NULL', '-0', '1e999', '0x41', '18446744073709551616'), sqlString);
+/** A value list: a few values, or a long run of numbers (bounds). */
+const sqlValues = fc.oneof(
+  { weight: 4, arbitrary: fc.array(sqlValue, { minLength: 1, maxLength: 8 }).map((values) => values.join(', ')) },
+  fc.integer({ min: 1, max: 20_000 }).map((count) => Array.from({ length: count }, (_, i) => i).join(',')),
+);
+
+/** Statements the dialect knows, with hostile tables, columns and values: they reach the executor, not only the parser. */
+const sqlStatement = fc.oneof(
+  fc.tuple(fc.constantFrom('SHOW TABLES', 'SHOW DATABASES', 'SHOW STATUS', 'SHOW VARIABLES', 'SHOW PROCESSLIST', 'SHOW COLUMNS FROM users_auth'), fc.option(sqlString)).map(([show, like]) => (like === null ? show : `${show} LIKE ${like}`)),
+  fc.tuple(fc.constantFrom(...COLUMNS), fc.constantFrom(...TABLES), fc.constantFrom(...COLUMNS), fc.constantFrom('=', 'IN', 'LIKE', '>', 'NOT IN'), sqlValues).map(([select, table, column, op, values]) => `SELECT ${select} FROM ${table} WHERE ${column} ${op} (${values})`),
+  fc.tuple(fc.constantFrom('INSERT', 'REPLACE'), fc.constantFrom(...TABLES), fc.array(fc.constantFrom(...COLUMNS), { minLength: 1, maxLength: 4 }), fc.array(sqlValues, { minLength: 1, maxLength: 3 })).map(([verb, table, columns, rows]) => `${verb} INTO ${table} (${columns.join(', ')}) VALUES ${rows.map((row) => `(${row})`).join(', ')}`),
+  fc.tuple(fc.constantFrom('DELETE FROM', 'UPDATE'), fc.constantFrom(...TABLES), fc.constantFrom(...COLUMNS), sqlValues).map(([verb, table, column, values]) => `${verb} ${table}${verb === 'UPDATE' ? ` SET ${column} = 1` : ''} WHERE ${column} IN (${values})`),
+  fc.tuple(fc.constantFrom('USE', 'SET NAMES', 'SET', 'DESCRIBE', 'SELECT'), sqlValue).map(([verb, value]) => `${verb} ${value}`),
+);
+
+/** One MySQL packet: a command byte and a body of SQL or SQL-ish text or bytes, its length header right or wrong. */
 const mysqlPacket = fc
   .record({
     command: fc.oneof({ weight: 4, arbitrary: fc.constant(COMMANDS.query) }, fc.constantFrom(...Object.values(COMMANDS)), fc.nat({ max: 255 })),
-    body: fc.oneof({ weight: 3, arbitrary: textOf(SQL_PIECES, 30).map((sql) => Buffer.from(sql)) }, bytes(300).map((b) => Buffer.from(b))),
+    body: fc.oneof(
+      { weight: 3, arbitrary: fc.oneof(sqlStatement, textOf(SQL_PIECES, 30)).map((sql) => Buffer.from(sql)) },
+      bytes(300).map((b) => Buffer.from(b)),
+    ),
     sequence: fc.oneof(fc.constant(0), fc.nat({ max: 255 })),
     lengthError: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, fc.integer({ min: -5, max: 5 })),
   })
