@@ -44,8 +44,8 @@ export class Authenticator {
   /** The login of `user` from `address` answering `scramble` with `response`; throws the CometQLError to refuse it with. */
   async authenticate(user: string, address: string, scramble: Buffer, response: Buffer): Promise<Login> {
     const devId = this.devIdOf(user);
-    const keys = devId === undefined ? [`addr:${address}`] : [`addr:${address}`, `user:${devId}`];
-    const wait = this.options.throttle.retryAfterMs(keys);
+    const throttled = devId === undefined ? undefined : String(devId);
+    const wait = this.options.throttle.retryAfterMs(address, throttled);
     if (wait > 0) {
       this.options.onFailure();
       this.warnings.warn('throttled', { address, devId }, 'CometQL login refused: too many failed logins');
@@ -53,12 +53,12 @@ export class Authenticator {
       throw new CometQLError(ErrorCode.accessDeniedLogin, `Too many failed logins: retry in ${Math.ceil(wait / 1000)} s`, '28000');
     }
     // A name that is no dev_id has no password to guess: refused, counted, but no closing of the address for it.
-    if (devId === undefined) throw this.failed([], address, devId, 'Invalid dev_id value');
-    if (response.length !== SCRAMBLE_LENGTH) throw this.failed(keys, address, devId, 'Authentication failure, authDataLen!=20');
+    if (devId === undefined) throw this.failed(undefined, address, devId, 'Invalid dev_id value');
+    if (response.length !== SCRAMBLE_LENGTH) throw this.failed(throttled, address, devId, 'Authentication failure, authDataLen!=20');
     const tenantHash = devId === 0 ? undefined : await this.options.tenants.passwordHash(devId);
     const expected = tenantHash === undefined ? this.mainHash : fromStoredPasswordHash(tenantHash);
-    if (!verifyNativePassword(scramble, response, expected)) throw this.failed(keys, address, devId, 'Authentication failure');
-    this.options.throttle.succeeded([`user:${devId}`]);
+    if (!verifyNativePassword(scramble, response, expected)) throw this.failed(throttled, address, devId, 'Authentication failure');
+    this.options.throttle.succeeded(address, String(devId));
     return { devId, root: tenantHash === undefined };
   }
 
@@ -70,8 +70,9 @@ export class Authenticator {
     return devId < this.options.devIndexSize ? devId : undefined;
   }
 
-  private failed(keys: string[], address: string, devId: DevId | undefined, message: string): CometQLError {
-    this.options.throttle.failed(keys);
+  /** `user` undefined: the attempt named no dev_id, so it closes nothing (there was no password to guess). */
+  private failed(user: string | undefined, address: string, devId: DevId | undefined, message: string): CometQLError {
+    if (user !== undefined) this.options.throttle.failed(address, user);
     this.options.onFailure();
     this.warnings.warn('failed', { address, devId }, 'CometQL login failed');
     return new CometQLError(ErrorCode.auth, message);

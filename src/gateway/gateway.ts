@@ -164,18 +164,17 @@ export class CometGateway {
    */
   private async login(params: CometUrl, ip: string): Promise<{ authorized: boolean; retryAfterMs: number }> {
     if (params.userId === 0 || params.sessionKey === '') return { authorized: false, retryAfterMs: 0 };
-    const user = `user:${params.devId}:${params.userId}`;
-    const keys = [`addr:${ip}`, user];
-    const retryAfterMs = this.logins.retryAfterMs(keys);
+    const user = `${params.devId}:${params.userId}`;
+    const retryAfterMs = this.logins.retryAfterMs(ip, user);
     if (retryAfterMs > 0) {
       this.options.onLoginFailure();
       return { authorized: false, retryAfterMs };
     }
     if (await this.options.model.authenticate(params.devId, params.userId, params.sessionKey)) {
-      this.logins.succeeded([user]);
+      this.logins.succeeded(ip, user);
       return { authorized: true, retryAfterMs: 0 };
     }
-    this.logins.failed(keys);
+    this.logins.failed(ip, user);
     this.options.onLoginFailure();
     this.warnings.warn('wrong key', { ip, devId: params.devId, userId: params.userId }, 'comet login with a wrong key');
     return { authorized: false, retryAfterMs: 0 };

@@ -56,15 +56,14 @@ export class SipAuthenticator {
     if (!credentials || credentials.realm !== this.digest.realm) return this.challenge(false);
     const identity = parseSipUser(credentials.username);
     // Only a well-formed user name is a key: made-up long names must not fill the throttle's memory.
-    const keys = identity ? [`addr:${address}`, `user:${identity.user}`] : [`addr:${address}`];
-    const waitMs = this.throttle.retryAfterMs(keys);
+    const waitMs = this.throttle.retryAfterMs(address, identity?.user);
     if (waitMs > 0) {
       this.onFailure();
       this.sampledLog.warn('sip-login-throttled', { address }, 'SIP logins refused unchecked after repeated failures');
       return { ok: false, status: 403, reason: 'Too many failed logins', retryAfterSeconds: Math.ceil(waitMs / 1000) };
     }
     const refuse = (why: string): AuthOutcome => {
-      this.throttle.failed(keys);
+      this.throttle.failed(address, identity?.user);
       this.onFailure();
       this.sampledLog.warn('sip-login-failed', { user: identity?.user, address, method: request.method, why }, 'SIP authentication refused');
       return { ok: false, status: 403, reason: 'Forbidden' };
@@ -76,7 +75,7 @@ export class SipAuthenticator {
     const verdict = this.digest.verify(credentials, request.method, request.uri.raw, key.hash);
     switch (verdict) {
       case 'ok':
-        this.throttle.succeeded([`user:${identity.user}`]);
+        this.throttle.succeeded(address, identity.user);
         return { ok: true, identity };
       case 'stale':
       case 'replay':

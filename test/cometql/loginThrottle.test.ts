@@ -46,6 +46,16 @@ describe('CometQL login throttling', () => {
     expect(metrics).toContain(`cometmcu_login_failures_total{front="cometql"} ${failed}`);
   }, 30_000);
 
+  it('keeps a backend that logged in open while a guesser elsewhere fails as its user', async () => {
+    const backend = '127.0.0.40';
+    await (await connect(server, { user: '9', ...from(server, backend) })).end();
+    for (let attempt = 0; attempt < 6; attempt++) await loginError(server, { user: '9', password: 'guess', ...from(server, '127.0.0.41') });
+    // The user is closed to everyone else…
+    expect(await loginError(server, { user: '9', ...from(server, '127.0.0.42') })).toMatchObject({ errno: 1045 });
+    // …but not to the address it logs in from.
+    await (await connect(server, { user: '9', ...from(server, backend) })).end();
+  });
+
   it('refuses a user name that is no dev_id without closing the address: there is no password to guess', async () => {
     const address = '127.0.0.30';
     for (let attempt = 0; attempt < 8; attempt++) {
