@@ -13,9 +13,10 @@ import type { EndEvent, RTCSession } from 'jssip/lib/RTCSession.js';
 import type { Connection } from 'mysql2/promise';
 import type { RTCPeerConnection } from 'werift';
 import type { LeaveReason } from '../../src/domain.js';
-import { connect, startMediaServer, startTestServer, type TestServer } from '../helpers/server.js';
+import { connect, startMediaServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, newMixerWorld, sleep, testProfilesFile, type JoinOptions } from '../mixer/harness.js';
 import { call, installBrowserGlobals, registered, stopped, userAgent } from '../sip/jssipUa.js';
+import { startJsSipServer } from '../sip/servers.js';
 import { WeriftMedia } from '../sip/weriftMedia.js';
 
 const REDIALS = 12;
@@ -67,20 +68,15 @@ describe('redialling', () => {
 describe('a replaced call whose leg fails late', () => {
   let server: TestServer;
   let sql: Connection;
+  let close: () => Promise<void>;
   const media = new WeriftMedia();
 
   beforeAll(async () => {
-    installBrowserGlobals();
-    server = await startTestServer({}, media);
-    sql = await connect(server);
+    ({ server, sql, close } = await startJsSipServer(media));
     await sql.query("INSERT INTO users_auth (id, hash) VALUES (1, 'key1')");
     await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('late', 1, '{}', 'video')");
   });
-  afterAll(async () => {
-    await sql.end();
-    await server.close();
-    await media.close();
-  });
+  afterAll(() => close());
 
   it("leaves the member in with the newer call; the newer leg's own failure puts them out with a BYE", async () => {
     const phones: { ua: JsSIP.UA; session: RTCSession }[] = [];

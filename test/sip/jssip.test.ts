@@ -8,27 +8,23 @@ import JsSIP from 'jssip';
 import type { EndEvent } from 'jssip/lib/RTCSession.js';
 import type { UnRegisteredEvent } from 'jssip/lib/UA.js';
 import type { Connection } from 'mysql2/promise';
-import { connect, startTestServer, type TestServer } from '../helpers/server.js';
-import { call, installBrowserGlobals, registered, stopped, userAgent } from './jssipUa.js';
+import type { TestServer } from '../helpers/server.js';
+import { call, registered, stopped, userAgent } from './jssipUa.js';
+import { startJsSipServer } from './servers.js';
 import { until } from './until.js';
 import { WeriftMedia } from './weriftMedia.js';
 
 describe('JsSIP 3 against /sip', () => {
   let server: TestServer;
   let sql: Connection;
+  let close: () => Promise<void>;
   const media = new WeriftMedia();
 
   beforeAll(async () => {
-    installBrowserGlobals();
-    server = await startTestServer({}, media);
-    sql = await connect(server);
+    ({ server, sql, close } = await startJsSipServer(media));
     await sql.query("INSERT INTO users_auth (id, hash) VALUES (1, 'key1'), (2, 'key2'), (3, 'key3'), (4, 'key4')");
   });
-  afterAll(async () => {
-    await sql.end();
-    await server.close();
-    await media.close();
-  });
+  afterAll(() => close());
 
   it('registers with the users_auth key and unregisters', async () => {
     const ua = userAgent(server.httpPort, 1, 'key1');

@@ -4,15 +4,13 @@
  * that one request is refused with a reason; nothing else is touched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDialplan } from '../../dialplan/index.js';
-import { ConferenceModel } from '../../src/conference/model.js';
-import { MemoryStore } from '../../src/conference/memoryStore.js';
+import type { ConferenceModel } from '../../src/conference/model.js';
 import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
-import { loadProfiles } from '../../src/profiles.js';
 import { LoginThrottle } from '../../src/security/loginThrottle.js';
-import { SipServer } from '../../src/sip/sipServer.js';
+import type { SipServer } from '../../src/sip/sipServer.js';
 import { RawSipClient, register } from './rawClient.js';
+import { startSipServer } from './servers.js';
 import { until } from './until.js';
 import { WeriftMedia } from './weriftMedia.js';
 
@@ -35,23 +33,14 @@ describe('SIP limits', () => {
   };
 
   beforeAll(async () => {
-    port = await http.listen(0, '127.0.0.1');
-    const conf = (file: string) => new URL(`../../conf/${file}`, import.meta.url).pathname;
-    const model = new ConferenceModel(new MemoryStore(), loadProfiles(conf('profiles.ini')), { serverName: '127.0.0.1', serverPort: port, pipesalt: 'pipesalt' });
-    sip = new SipServer(http, {
-      model,
-      media,
-      dialplan: loadDialplan(conf('dialplan.conf')),
-      log: createLogger('silent'),
-      realm: 'localhost',
-      nonceLifetimeMs: 300_000,
-      host: `127.0.0.1:${port}`,
+    let model: ConferenceModel;
+    ({ port, model, sip } = await startSipServer(http, media, {
       maxSocketsPerUser: 2,
       maxRegistrationsPerUser: 2,
       // The shipped back-off (3 free failures, then 0.5 s doubling), on the test's clock.
       loginThrottle: new LoginThrottle({ now: () => clock }),
       onLoginFailure: () => loginFailures++,
-    });
+    }));
     for (let userId = 1; userId <= 4; userId++) await model.setKey({ devId: 0, userId, hash: `key${userId}` });
   });
   afterAll(async () => {

@@ -7,16 +7,14 @@ import { once } from 'node:events';
 import type JsSIP from 'jssip';
 import type { EndEvent, RTCSession } from 'jssip/lib/RTCSession.js';
 import type { Connection } from 'mysql2/promise';
-import { loadDialplan } from '../../dialplan/index.js';
-import { ConferenceModel } from '../../src/conference/model.js';
-import { MemoryStore } from '../../src/conference/memoryStore.js';
+import type { ConferenceModel } from '../../src/conference/model.js';
 import type { LeaveReason, Member } from '../../src/domain.js';
 import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
-import { loadProfiles } from '../../src/profiles.js';
-import { SipServer } from '../../src/sip/sipServer.js';
-import { connect, startTestServer, type TestServer } from '../helpers/server.js';
+import type { SipServer } from '../../src/sip/sipServer.js';
+import type { TestServer } from '../helpers/server.js';
 import { call, installBrowserGlobals, jssipSockets, registered, stopped, userAgent } from './jssipUa.js';
+import { startJsSipServer, startSipServer } from './servers.js';
 import { until } from './until.js';
 import { WeriftMedia } from './weriftMedia.js';
 
@@ -39,6 +37,7 @@ async function dropSocket(ua: JsSIP.UA): Promise<void> {
 describe('a JsSIP call when its WebSocket drops and JsSIP reconnects', () => {
   let server: TestServer;
   let sql: Connection;
+  let close: () => Promise<void>;
   const media = new WeriftMedia();
   const departures: { member: Member; reason: LeaveReason }[] = [];
   const reasonsLeft = (userId: number) => departures.filter(({ member }) => member.userId === userId).map(({ reason }) => reason);
@@ -46,20 +45,14 @@ describe('a JsSIP call when its WebSocket drops and JsSIP reconnects', () => {
   const flowOf = (userId: number) => server.sip.registrations(0, userId)[0]?.flowId;
 
   beforeAll(async () => {
-    installBrowserGlobals();
-    server = await startTestServer({}, media);
+    ({ server, sql, close } = await startJsSipServer(media));
     server.model.on('memberLeft', (member, reason) => departures.push({ member, reason }));
-    sql = await connect(server);
     await sql.query("INSERT INTO users_auth (id, hash) VALUES (1, 'key1'), (2, 'key2'), (3, 'key3')");
     await sql.query(
       "INSERT INTO conference (name, user_id, message, profile) VALUES ('drop-kick', 1, '{}', 'video'), ('drop-hangup', 2, '{}', 'video'), ('away-kick', 3, '{}', 'video')",
     );
   });
-  afterAll(async () => {
-    await sql.end();
-    await server.close();
-    await media.close();
-  });
+  afterAll(() => close());
 
   /** Drops the socket and waits for JsSIP to register again on a new one; the member stays in the room throughout. */
   const dropAndReturn = async (ua: JsSIP.UA, userId: number, room: string) => {
@@ -129,21 +122,7 @@ describe('a JsSIP call whose browser does not come back', () => {
   // The signalling and the model alone, with a grace period a test can wait out.
   beforeAll(async () => {
     installBrowserGlobals();
-    httpPort = await http.listen(0, '127.0.0.1');
-    const conf = (file: string) => new URL(`../../conf/${file}`, import.meta.url).pathname;
-    model = new ConferenceModel(new MemoryStore(), loadProfiles(conf('profiles.ini')), { serverName: '127.0.0.1', serverPort: httpPort, pipesalt: 'pipesalt' });
-    sip = new SipServer(http, {
-      model,
-      media,
-      dialplan: loadDialplan(conf('dialplan.conf')),
-      log: createLogger('silent'),
-      realm: 'localhost',
-      nonceLifetimeMs: 300_000,
-      host: `127.0.0.1:${httpPort}`,
-      reconnectGraceMs: GRACE_MS,
-      maxSocketsPerUser: 8,
-      maxRegistrationsPerUser: 8,
-    });
+    ({ port: httpPort, model, sip } = await startSipServer(http, media, { reconnectGraceMs: GRACE_MS, maxSocketsPerUser: 8, maxRegistrationsPerUser: 8 }));
     await model.setKey({ devId: 0, userId: 1, hash: 'key1' });
     await model.inviteUser({ devId: 0, room: 'gone', userId: 1, callerId: 1, message: '{}', profile: 'video', viewerOnly: false });
   });
