@@ -2,9 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import type { Mixer } from '../mixer/mixer.js';
-import { tagOf, type SipResponse } from '../src/sip/message.js';
 import { processCpuSeconds } from '../src/procStat.js';
-import { authorization, sipRequest, token, type RawSipClient, type RequestSpec } from '../test/sip/rawClient.js';
 
 export { freePort } from '../test/helpers/server.js';
 import { fileURLToPath } from 'node:url';
@@ -79,20 +77,4 @@ export function printTable(header: string[], rows: (string | number)[][]): void 
 export function serverCpuSeconds(mixer: Mixer): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6 + [...mixer.cpuSecondsByRoom().values()].reduce((sum, cpu) => sum + cpu, 0);
-}
-
-/**
- * Dials as JsSIP does: the INVITE, its 401 acknowledged, the INVITE again with the user's credentials.
- * Resolves with the final response to that one (the mixer takes up to 10 s over an offer it cannot use), or
- * to the first INVITE if that was refused otherwise than with a challenge.
- */
-export async function inviteWithCredentials(client: RawSipClient, invite: Omit<RequestSpec, 'method' | 'cseq' | 'branch'>, key: string): Promise<SipResponse> {
-  const branch = `z9hG4bK${token()}`;
-  client.send(sipRequest({ ...invite, method: 'INVITE', cseq: 1, branch }));
-  const challenge = await client.final(invite.callId, 1);
-  client.send(sipRequest({ ...invite, method: 'ACK', cseq: 1, branch, toTag: tagOf(challenge.to), headers: [], body: '' }));
-  if (challenge.status !== 401) return challenge;
-  const credentials = authorization(challenge, invite.fromUser, key, 'INVITE', invite.uri);
-  client.send(sipRequest({ ...invite, method: 'INVITE', cseq: 2, headers: [credentials, ...(invite.headers ?? [])] }));
-  return client.next<SipResponse>((m) => m.kind === 'response' && m.status >= 200 && m.callId === invite.callId && m.cseq.seq === 2 && m.cseq.method === 'INVITE', 15_000);
 }

@@ -10,8 +10,8 @@ import { sipUser } from '../src/domain.js';
 import { formatReply, tagOf } from '../src/sip/message.js';
 import { PASSWORD } from '../test/helpers/server.js';
 import { BrowserFleet, sleep, testProfilesFile, FPS, type JoinOptions } from '../test/mixer/harness.js';
-import { RawSipClient, sipRequest, token } from '../test/sip/rawClient.js';
-import { freePort, inviteWithCredentials, printTable, ROOT, startProcess, stopProcess, writeResult } from './lib.js';
+import { inviteWithCredentials, RawSipClient, sipRequest, token } from '../test/sip/rawClient.js';
+import { freePort, printTable, ROOT, startProcess, stopProcess, writeResult } from './lib.js';
 
 /**
  * The soak: a server under a steady mixed load for 20 minutes (`--minutes N`), watched from outside.

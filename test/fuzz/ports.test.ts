@@ -5,10 +5,9 @@ import type { Connection } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { cometClient } from '../gateway/cometClient.js';
-import { inviteWithCredentials } from '../../bench/lib.js';
 import { ErrorCode } from '../../cometql/errors.js';
 import { connect } from '../helpers/server.js';
-import { RawSipClient, sipRequest, token } from '../sip/rawClient.js';
+import { inviteWithCredentials, RawSipClient, sipRequest, token } from '../sip/rawClient.js';
 import { fuzz, fuzzTimeoutMs } from './fuzz.js';
 import { ROOM, useLiveServer } from './liveServer.js';
 

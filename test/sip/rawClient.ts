@@ -82,9 +82,10 @@ export class RawSipClient {
   }
 
   /** The next final response to the request with this CSeq. */
-  final(callId: string, cseq: number, method = 'INVITE'): Promise<SipResponse> {
+  final(callId: string, cseq: number, method = 'INVITE', timeoutMs?: number): Promise<SipResponse> {
     return this.next<SipResponse>(
       (m) => m.kind === 'response' && m.status >= 200 && m.callId === callId && m.cseq.seq === cseq && m.cseq.method === method,
+      timeoutMs,
     );
   }
 
@@ -110,20 +111,43 @@ export function authorization(challenge: SipResponse, user: string, password: st
   return `Authorization: Digest algorithm=MD5, username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", qop=auth, cnonce="${cnonce}", nc=${nc}`;
 }
 
+export interface AuthenticatedOptions {
+  /** How long to wait for the final response to the request with credentials (RawSipClient.next's default unless given). */
+  timeoutMs?: number;
+  /** Resolve with a first final response other than the 401 (acknowledged, for an INVITE) instead of throwing. */
+  takeRefusal?: boolean;
+}
+
 /**
  * Sends a request as JsSIP does: CSeq 1 without credentials, the 401 (acknowledged for an INVITE), then CSeq
- * 2 with them; resolves with the final response to that.
+ * 2 with them; resolves with the final response to that. A first final response other than a 401 throws,
+ * or with `takeRefusal` is what it resolves with.
  */
-export async function sendAuthenticated(client: RawSipClient, request: Omit<RequestSpec, 'cseq' | 'branch'>, password: string): Promise<SipResponse> {
+export async function sendAuthenticated(
+  client: RawSipClient,
+  request: Omit<RequestSpec, 'cseq' | 'branch'>,
+  password: string,
+  { timeoutMs, takeRefusal = false }: AuthenticatedOptions = {},
+): Promise<SipResponse> {
   const { method, callId } = request;
   const branch = `z9hG4bK${token()}`;
   client.send(sipRequest({ ...request, cseq: 1, branch }));
   const challenge = await client.final(callId, 1, method);
-  if (challenge.status !== 401) throw new Error(`expected a 401 challenge, got ${challenge.status}`);
+  if (challenge.status !== 401 && !takeRefusal) throw new Error(`expected a 401 challenge, got ${challenge.status}`);
   if (method === 'INVITE') client.send(sipRequest({ ...request, method: 'ACK', cseq: 1, branch, toTag: tagOf(challenge.to), headers: [], body: '' }));
+  if (challenge.status !== 401) return challenge;
   const credentials = authorization(challenge, request.fromUser, password, method, request.uri);
   client.send(sipRequest({ ...request, cseq: 2, headers: [credentials, ...(request.headers ?? [])] }));
-  return client.final(callId, 2, method);
+  return client.final(callId, 2, method, timeoutMs);
+}
+
+/**
+ * Dials as JsSIP does: the INVITE, its 401 acknowledged, the INVITE again with the user's credentials.
+ * Resolves with the final response to that one (the mixer takes up to 10 s over an offer it cannot use), or
+ * to the first INVITE if that was refused otherwise than with a challenge.
+ */
+export function inviteWithCredentials(client: RawSipClient, invite: Omit<RequestSpec, 'method' | 'cseq' | 'branch'>, key: string): Promise<SipResponse> {
+  return sendAuthenticated(client, { ...invite, method: 'INVITE' }, key, { timeoutMs: 15_000, takeRefusal: true });
 }
 
 /** REGISTERs `contact` (the Contact header's value) for the SIP `user` as JsSIP does. */
