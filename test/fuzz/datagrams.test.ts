@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Message } from 'werift';
+import { iceUfrag, mediaPorts } from '../helpers/sdp.js';
 import { fuzz, fuzzTimeoutMs } from './fuzz.js';
 import { useLiveServer, type Leg } from './liveServer.js';
 
@@ -228,17 +229,6 @@ function expectNoTrust(replies: Buffer[]): void {
   const stunType = (datagram: Buffer): number | undefined => (datagram.length >= 20 && datagram.readUInt32BE(4) === 0x2112a442 ? datagram.readUInt16BE(0) : undefined);
   const trusting = replies.filter((datagram) => stunType(datagram) === 0x0101 || stunType(datagram) === 0x0001);
   expect(trusting.map((datagram) => datagram.toString('hex')), 'Binding successes and checks sent to the attacker').toEqual([]);
-}
-
-/** The server's UDP ports in an answer's host candidates. */
-function mediaPorts(sdp: string): number[] {
-  const ports = [...sdp.matchAll(/^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host/gim)].map((match) => Number(match[1]));
-  expect(ports.length, 'host candidates in the answer').toBeGreaterThan(0);
-  return [...new Set(ports)];
-}
-
-function iceUfrag(sdp: string): string {
-  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? '';
 }
 
 function ssrcsOf(sdp: string): number[] {

@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classes, Message, methods, parseMessage } from 'werift';
+import { iceUfrag, mediaPorts } from '../helpers/sdp.js';
 import { BrowserFleet, eventually, newMixerWorld, sleep, type JoinOptions } from '../mixer/harness.js';
 
 /**
@@ -84,19 +85,6 @@ describe('media edge: hostile datagrams on a member media port', () => {
     await eventually(mixFlowing, 10_000);
   }, 30_000);
 });
-
-/** The server's UDP ports in an SDP's host candidates. */
-function mediaPorts(sdp: string): number[] {
-  const ports = [...sdp.matchAll(/^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host/gim)].map((match) => Number(match[1]));
-  expect(ports.length).toBeGreaterThan(0);
-  return [...new Set(ports)];
-}
-
-function iceUfrag(sdp: string): string {
-  const ufrag = /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
-  expect(ufrag).toBeDefined();
-  return ufrag!;
-}
 
 /** A DTLS 1.2 record: type, version, epoch, sequence number, length, fragment (RFC 6347 4.1). */
 function dtlsRecord(contentType: number, epoch: number, fragment: Buffer): Buffer {
