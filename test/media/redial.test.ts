@@ -16,7 +16,7 @@ import type { LeaveReason } from '../../src/domain.js';
 import { connect, startMediaServer, type TestServer } from '../helpers/server.js';
 import { BrowserFleet, eventually, newMixerWorld, sleep, testProfilesFile, type JoinOptions } from '../mixer/harness.js';
 import { call, installBrowserGlobals, registered, stopped, userAgent } from '../sip/jssipUa.js';
-import { startJsSipServer } from '../sip/servers.js';
+import { useJsSipServer } from '../sip/servers.js';
 import { WeriftMedia } from '../sip/weriftMedia.js';
 
 const REDIALS = 12;
@@ -66,22 +66,18 @@ describe('redialling', () => {
 });
 
 describe('a replaced call whose leg fails late', () => {
-  let server: TestServer;
-  let sql: Connection;
-  let close: () => Promise<void>;
   const media = new WeriftMedia();
+  const live = useJsSipServer(media);
 
   beforeAll(async () => {
-    ({ server, sql, close } = await startJsSipServer(media));
-    await sql.query("INSERT INTO users_auth (id, hash) VALUES (1, 'key1')");
-    await sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('late', 1, '{}', 'video')");
+    await live.sql.query("INSERT INTO users_auth (id, hash) VALUES (1, 'key1')");
+    await live.sql.query("INSERT INTO conference (name, user_id, message, profile) VALUES ('late', 1, '{}', 'video')");
   });
-  afterAll(() => close());
 
   it("leaves the member in with the newer call; the newer leg's own failure puts them out with a BYE", async () => {
     const phones: { ua: JsSIP.UA; session: RTCSession }[] = [];
     for (let attempt = 0; attempt < 2; attempt++) {
-      const ua = userAgent(server.httpPort, 1, 'key1');
+      const ua = userAgent(live.server.httpPort, 1, 'key1');
       await registered(ua);
       const session = call(ua, '0*late*video');
       await once(session, 'confirmed');
@@ -91,14 +87,14 @@ describe('a replaced call whose leg fails late', () => {
     // The first leg reports its failure only now, its call already replaced by the second.
     first!();
     await sleep(500);
-    expect(await server.model.findMembers(0, { rooms: ['late'] })).toHaveLength(1);
+    expect(await live.server.model.findMembers(0, { rooms: ['late'] })).toHaveLength(1);
     expect(phones[1]!.session.isEnded()).toBe(false);
 
     const ended = once(phones[1]!.session, 'ended') as Promise<[EndEvent]>;
     second!();
     const [end] = await ended;
     expect(end.message?.getHeader('Reason')).toBe('Q.850;cause=47;text="media-failed"');
-    expect(await server.model.findMembers(0, { rooms: ['late'] })).toEqual([]);
+    expect(await live.server.model.findMembers(0, { rooms: ['late'] })).toEqual([]);
     for (const { ua } of phones) await stopped(ua);
   });
 });

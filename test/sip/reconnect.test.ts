@@ -6,15 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import type JsSIP from 'jssip';
 import type { EndEvent, RTCSession } from 'jssip/lib/RTCSession.js';
-import type { Connection } from 'mysql2/promise';
 import type { ConferenceModel } from '../../src/conference/model.js';
 import type { LeaveReason, Member } from '../../src/domain.js';
 import { HttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import type { SipServer } from '../../src/sip/sipServer.js';
-import type { TestServer } from '../helpers/server.js';
 import { call, installBrowserGlobals, jssipSockets, registered, stopped, userAgent } from './jssipUa.js';
-import { startJsSipServer, startSipServer } from './servers.js';
+import { startSipServer, useJsSipServer } from './servers.js';
 import { until } from './until.js';
 import { WeriftMedia } from './weriftMedia.js';
 
@@ -35,24 +33,20 @@ async function dropSocket(ua: JsSIP.UA): Promise<void> {
 }
 
 describe('a JsSIP call when its WebSocket drops and JsSIP reconnects', () => {
-  let server: TestServer;
-  let sql: Connection;
-  let close: () => Promise<void>;
   const media = new WeriftMedia();
+  const live = useJsSipServer(media);
   const departures: { member: Member; reason: LeaveReason }[] = [];
   const reasonsLeft = (userId: number) => departures.filter(({ member }) => member.userId === userId).map(({ reason }) => reason);
-  const inRoom = async (room: string, userId: number) => (await server.model.findMembers(0, { rooms: [room], userIds: [userId] })).length === 1;
-  const flowOf = (userId: number) => server.sip.registrations(0, userId)[0]?.flowId;
+  const inRoom = async (room: string, userId: number) => (await live.server.model.findMembers(0, { rooms: [room], userIds: [userId] })).length === 1;
+  const flowOf = (userId: number) => live.server.sip.registrations(0, userId)[0]?.flowId;
 
   beforeAll(async () => {
-    ({ server, sql, close } = await startJsSipServer(media));
-    server.model.on('memberLeft', (member, reason) => departures.push({ member, reason }));
-    await sql.query("INSERT INTO users_auth (id, hash) VALUES (1, 'key1'), (2, 'key2'), (3, 'key3')");
-    await sql.query(
+    live.server.model.on('memberLeft', (member, reason) => departures.push({ member, reason }));
+    await live.sql.query("INSERT INTO users_auth (id, hash) VALUES (1, 'key1'), (2, 'key2'), (3, 'key3')");
+    await live.sql.query(
       "INSERT INTO conference (name, user_id, message, profile) VALUES ('drop-kick', 1, '{}', 'video'), ('drop-hangup', 2, '{}', 'video'), ('away-kick', 3, '{}', 'video')",
     );
   });
-  afterAll(() => close());
 
   /** Drops the socket and waits for JsSIP to register again on a new one; the member stays in the room throughout. */
   const dropAndReturn = async (ua: JsSIP.UA, userId: number, room: string) => {
@@ -70,10 +64,10 @@ describe('a JsSIP call when its WebSocket drops and JsSIP reconnects', () => {
   };
 
   it('keeps the member; a kick afterwards sends the BYE with its Reason over the new socket', async () => {
-    const { ua, session } = await inCall(server.httpPort, 1, 'drop-kick');
+    const { ua, session } = await inCall(live.server.httpPort, 1, 'drop-kick');
     await dropAndReturn(ua, 1, 'drop-kick');
     const ended = once(session, 'ended') as Promise<[EndEvent]>;
-    await sql.query("DELETE FROM conference_members WHERE name = 'drop-kick' AND user_id = 1");
+    await live.sql.query("DELETE FROM conference_members WHERE name = 'drop-kick' AND user_id = 1");
     const [end] = await ended;
     expect(end.originator).toBe('remote');
     expect(end.message.getHeader('Reason')).toBe('Q.850;cause=16;text="kicked"');
@@ -82,7 +76,7 @@ describe('a JsSIP call when its WebSocket drops and JsSIP reconnects', () => {
   });
 
   it('keeps the member; the browser hanging up afterwards sends its BYE over the new socket and the member leaves', async () => {
-    const { ua, session } = await inCall(server.httpPort, 2, 'drop-hangup');
+    const { ua, session } = await inCall(live.server.httpPort, 2, 'drop-hangup');
     await dropAndReturn(ua, 2, 'drop-hangup');
     session.terminate();
     await until(() => reasonsLeft(2).length > 0);
@@ -92,13 +86,13 @@ describe('a JsSIP call when its WebSocket drops and JsSIP reconnects', () => {
   });
 
   it('puts a member kicked while away out at once, and sends the BYE when JsSIP is back', async () => {
-    const { ua, session } = await inCall(server.httpPort, 3, 'away-kick');
+    const { ua, session } = await inCall(live.server.httpPort, 3, 'away-kick');
     const back = once(ua, 'registered');
     await dropSocket(ua);
     // The server has seen the socket close when the registration on it is gone.
     await until(() => flowOf(3) === undefined);
     const ended = once(session, 'ended') as Promise<[EndEvent]>;
-    await server.model.leave(0, 'away-kick', 3, 'kicked');
+    await live.server.model.leave(0, 'away-kick', 3, 'kicked');
     expect(await inRoom('away-kick', 3)).toBe(false);
     await until(() => media.left.some((member) => member.room === 'away-kick'), 1000);
     expect(session.isEnded()).toBe(false);

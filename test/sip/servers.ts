@@ -1,5 +1,6 @@
 /** The servers the SIP tests call into: the whole server for the real JsSIP UA, or the SIP signalling alone. */
 import type { Connection } from 'mysql2/promise';
+import { afterAll, beforeAll } from 'vitest';
 import { loadDialplan } from '../../dialplan/index.js';
 import type { MediaEngine } from '../../src/conference/media.js';
 import { ConferenceModel } from '../../src/conference/model.js';
@@ -13,28 +14,36 @@ import { installBrowserGlobals } from './jssipUa.js';
 import type { WeriftMedia } from './weriftMedia.js';
 
 export interface JsSipServer {
-  server: TestServer;
+  readonly server: TestServer;
   /** A CometQL connection to the server. */
-  sql: Connection;
-  /** Ends the connection, then the server, then the media's peer connections. */
-  close(): Promise<void>;
+  readonly sql: Connection;
 }
 
 /**
- * The server with `media` standing in for the mixer, a CometQL connection to it, and the globals the real
- * JsSIP UA reaches for (jssipUa.ts): what a test that calls in with JsSIP starts.
+ * For a describe whose tests call in with the real JsSIP UA: before its tests, the server with `media`
+ * standing in for the mixer, a CometQL connection to it, and the globals JsSIP reaches for (jssipUa.ts);
+ * after them, the connection, the server and the media's peer connections ended. The describe's own
+ * beforeAll hooks run after these, its afterAll hooks before.
  */
-export async function startJsSipServer(media: WeriftMedia): Promise<JsSipServer> {
-  installBrowserGlobals();
-  const server = await startTestServer({}, media);
-  const sql = await connect(server);
+export function useJsSipServer(media: WeriftMedia): JsSipServer {
+  let server: TestServer;
+  let sql: Connection;
+  beforeAll(async () => {
+    installBrowserGlobals();
+    server = await startTestServer({}, media);
+    sql = await connect(server);
+  });
+  afterAll(async () => {
+    await sql.end();
+    await server.close();
+    await media.close();
+  });
   return {
-    server,
-    sql,
-    async close() {
-      await sql.end();
-      await server.close();
-      await media.close();
+    get server() {
+      return server;
+    },
+    get sql() {
+      return sql;
     },
   };
 }
