@@ -9,7 +9,7 @@ import { useDatabase, type Executor, type Result, type Session } from './executo
 import { AUTH_PLUGIN, authSwitchRequest, greeting, isSslRequest, newScramble, parseHandshakeResponse, type HandshakeResponse } from './handshake.js';
 import type { QueryLimits } from './limits.js';
 import { pace } from './pace.js';
-import { parseQuery } from './parser.js';
+import { parseStatement, splitQuery } from './parser.js';
 import type { Statement } from './statements.js';
 import { TABLES } from './tables/index.js';
 import { Capability, PacketReader, ReplyWriter, ServerStatus, type OversizedPacket, type Packet } from './wire.js';
@@ -236,12 +236,19 @@ export class CometQLConnection {
   }
 
   private async query(reply: number, sql: string): Promise<void> {
-    let statements: Statement[];
+    const statements: Statement[] = [];
     try {
-      statements = parseQuery(sql, this.options.limits);
-      if (statements.length === 0) throw new CometQLError(ErrorCode.empty, 'Data is too short');
-      if (statements.length > 1 && !(this.capabilities & Capability.MULTI_STATEMENTS)) {
+      const split = splitQuery(sql, this.options.limits);
+      if (split.length === 0) throw new CometQLError(ErrorCode.empty, 'Data is too short');
+      // Refused before any parse: a client that never asked for several statements costs no more than one.
+      if (split.length > 1 && !(this.capabilities & Capability.MULTI_STATEMENTS)) {
         throw CometQLError.syntax('several statements need CLIENT_MULTI_STATEMENTS');
+      }
+      // All are parsed before the first runs (a syntax error runs none), yielding between them as execution does:
+      // a parse costs up to a few ms, and 1000 of distinct shapes held the event loop for a second.
+      for (const tokens of split) {
+        await pace();
+        statements.push(parseStatement(sql, tokens, this.options.limits));
       }
     } catch (error) {
       this.options.metrics.statement('', 'invalid');

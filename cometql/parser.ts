@@ -13,7 +13,16 @@ import { TABLES } from './tables/index.js';
  * node-sql-parser does not cover them all. `limits` bound what a query may cost before any of that runs.
  */
 export function parseQuery(sql: string, limits: QueryLimits = DEFAULT_LIMITS): Statement[] {
-  return tokenize(sql, tokenBudget(limits)).map((tokens) => parseStatement(sql, tokens, limits));
+  return splitQuery(sql, limits).map((tokens) => parseStatement(sql, tokens, limits));
+}
+
+/**
+ * The statements of a query as tokens, for a caller that parses them one at a time with parseStatement: the
+ * tokens are cheap (the budget bounds them), while the parse of up to MAX_STATEMENTS statements is not, and
+ * the connection yields to the event loop between them.
+ */
+export function splitQuery(sql: string, limits: QueryLimits = DEFAULT_LIMITS): Token[][] {
+  return tokenize(sql, tokenBudget(limits));
 }
 
 /**
@@ -29,7 +38,8 @@ const UNSUPPORTED_COMMANDS = new Set([
   'RELEASE', 'XA', 'INSTALL', 'UNINSTALL', 'RESET', 'PURGE', 'CHANGE', 'HELP', 'WITH', 'VALUES', 'TABLE',
 ]);
 
-function parseStatement(sql: string, tokens: Token[], limits: QueryLimits): Statement {
+/** One statement of splitQuery, parsed. */
+export function parseStatement(sql: string, tokens: Token[], limits: QueryLimits = DEFAULT_LIMITS): Statement {
   const verb = tokens[0]!.type === 'word' ? tokens[0]!.value.toUpperCase() : '';
   const cached = verb === 'INSERT' || verb === 'REPLACE' || verb === 'DELETE' || verb === 'UPDATE' || (verb === 'SELECT' && hasTopLevelKeyword(tokens, 'FROM'));
   if (cached) return parseCached(tokens, limits);

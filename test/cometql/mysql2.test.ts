@@ -47,6 +47,10 @@ describe('mysql2 against CometQL', () => {
     const client = await connect(server);
     try {
       await expect(client.query("SELECT 1; SELECT 2")).rejects.toMatchObject({ errno: 3, sqlState: '42000' });
+      // Refused before any statement is parsed: the second one, too complex to parse, is never looked at.
+      const deep = `SELECT * FROM users_auth WHERE ${'('.repeat(40)}id = 1${')'.repeat(40)}`;
+      await expect(client.query(deep)).rejects.toMatchObject({ errno: 11 });
+      await expect(client.query(`SELECT 1; ${deep}`)).rejects.toMatchObject({ errno: 3, sqlState: '42000' });
       expect(await client.query('SELECT 2 AS two').then(([rows]) => rows)).toEqual([{ two: '2' }]);
     } finally {
       await client.end();
