@@ -45,6 +45,10 @@ export class Authenticator {
   async authenticate(user: string, address: string, scramble: Buffer, response: Buffer): Promise<Login> {
     const devId = this.devIdOf(user);
     const throttled = devId === undefined ? undefined : String(devId);
+    return this.options.throttle.serialize(address, throttled, () => this.judge(devId, throttled, address, scramble, response));
+  }
+
+  private async judge(devId: DevId | undefined, throttled: string | undefined, address: string, scramble: Buffer, response: Buffer): Promise<Login> {
     const wait = this.options.throttle.retryAfterMs(address, throttled);
     if (wait > 0) {
       this.options.onFailure();

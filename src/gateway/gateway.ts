@@ -165,6 +165,10 @@ export class CometGateway {
   private async login(params: CometUrl, ip: string): Promise<{ authorized: boolean; retryAfterMs: number }> {
     if (params.userId === 0 || params.sessionKey === '') return { authorized: false, retryAfterMs: 0 };
     const user = `${params.devId}:${params.userId}`;
+    return this.logins.serialize(ip, user, () => this.judgeKey(params, ip, user));
+  }
+
+  private async judgeKey(params: CometUrl, ip: string, user: string): Promise<{ authorized: boolean; retryAfterMs: number }> {
     const retryAfterMs = this.logins.retryAfterMs(ip, user);
     if (retryAfterMs > 0) {
       this.options.onLoginFailure();

@@ -2,8 +2,10 @@
  * Exponential back-off of failed logins, per address and per user: after a few free failures, each further
  * failure closes the address (and the user) for twice as long as the last, up to a cap. An attempt while
  * closed is refused without looking at the credentials, so guessing costs time however many connections
- * the guesser opens. An address that logged in as a user lately is judged by its own record alone for that
- * user: a guesser elsewhere, failing as that user, cannot lock out the backend or browser that works.
+ * the guesser opens, and attempts of one address or user are judged one after another (`serialize`), so
+ * guesses sent all at once each see the failures before them. An address that logged in as a user lately is
+ * judged for that user by the record of that pair alone: a guesser elsewhere failing as that user, or one on
+ * the same address failing as others, cannot lock out the backend or browser that works.
  * Records are forgotten after `forgetMs` without a failure; memory is bounded: past `maxKeys` the oldest go.
  */
 export interface LoginThrottleOptions {
@@ -40,9 +42,30 @@ export class LoginThrottle {
   private readonly failures = new Map<string, Failures>();
   /** `address user` pairs that logged in, with the time; the same order and bound. */
   private readonly trusted = new Map<string, number>();
+  /** The attempt last queued for each address and user key; it settles when that attempt has been judged. */
+  private readonly inProgress = new Map<string, Promise<void>>();
 
   constructor(options: Partial<LoginThrottleOptions> = {}) {
     this.options = { ...DEFAULTS, ...options };
+  }
+
+  /**
+   * Runs one login attempt once every earlier attempt of the same address or user has been judged: without it,
+   * a burst of guesses passes the `retryAfterMs` check together before the first failure is counted.
+   */
+  async serialize<T>(address: string, user: string | undefined, attempt: () => Promise<T>): Promise<T> {
+    const keys = user === undefined ? [`addr:${address}`] : [`addr:${address}`, `user:${user}`];
+    const earlier = keys.map((key) => this.inProgress.get(key));
+    let judged!: () => void;
+    const done = new Promise<void>((resolve) => (judged = resolve));
+    for (const key of keys) this.inProgress.set(key, done);
+    try {
+      await Promise.all(earlier);
+      return await attempt();
+    } finally {
+      judged();
+      for (const key of keys) if (this.inProgress.get(key) === done) this.inProgress.delete(key);
+    }
   }
 
   /** Milliseconds until `address` may try to log in as `user` (undefined: no user to blame) again; 0: now. */
@@ -70,8 +93,9 @@ export class LoginThrottle {
 
   /** Clears the user's record and trusts the address for them; the address keeps its own (one right login must not wash many wrong ones). */
   succeeded(address: string, user: string): void {
-    this.failures.delete(`user:${user}`);
     const pair = `${address} ${user}`;
+    this.failures.delete(`user:${user}`);
+    this.failures.delete(`pair:${pair}`);
     this.trusted.delete(pair);
     this.trusted.set(pair, this.options.now());
     bound(this.trusted, this.options.maxKeys);
@@ -83,8 +107,9 @@ export class LoginThrottle {
 
   private keys(address: string, user: string | undefined, now: number): string[] {
     if (user === undefined) return [`addr:${address}`];
-    const trustedAt = this.trusted.get(`${address} ${user}`);
-    return trustedAt !== undefined && now - trustedAt < this.options.trustMs ? [`addr:${address}`] : [`addr:${address}`, `user:${user}`];
+    const pair = `${address} ${user}`;
+    const trustedAt = this.trusted.get(pair);
+    return trustedAt !== undefined && now - trustedAt < this.options.trustMs ? [`pair:${pair}`] : [`addr:${address}`, `user:${user}`];
   }
 
   private current(key: string, now: number): Failures | undefined {

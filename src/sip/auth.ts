@@ -7,7 +7,7 @@ import type { ConferenceModel } from '../conference/model.js';
 import { SampledLog } from '../log.js';
 import type { LoginThrottle } from '../security/loginThrottle.js';
 import type { DevId, UserId } from '../domain.js';
-import { parseDigestCredentials, type DigestAuthenticator } from './digest.js';
+import { parseDigestCredentials, type DigestAuthenticator, type DigestCredentials } from './digest.js';
 import type { NameAddr } from './headers.js';
 import type { SipRequest } from './message.js';
 
@@ -56,6 +56,16 @@ export class SipAuthenticator {
     if (!credentials || credentials.realm !== this.digest.realm) return this.challenge(false);
     const identity = parseSipUser(credentials.username);
     // Only a well-formed user name is a key: made-up long names must not fill the throttle's memory.
+    return this.throttle.serialize(address, identity?.user, () => this.judge(request, claimed, address, credentials, identity));
+  }
+
+  private async judge(
+    request: SipRequest,
+    claimed: NameAddr,
+    address: string,
+    credentials: DigestCredentials,
+    identity: SipIdentity | undefined,
+  ): Promise<AuthOutcome> {
     const waitMs = this.throttle.retryAfterMs(address, identity?.user);
     if (waitMs > 0) {
       this.onFailure();

@@ -38,6 +38,11 @@ describe('LoginThrottle', () => {
     // Its own failures still close it.
     for (let i = 0; i < 3; i++) throttle.failed('10.0.0.9', 'root');
     expect(throttle.retryAfterMs('10.0.0.9', 'root')).toBe(100);
+    // Nor do others failing from its address.
+    throttle.succeeded('10.0.0.9', 'root');
+    for (let i = 0; i < 6; i++) throttle.failed('10.0.0.9', 'guest');
+    expect(throttle.retryAfterMs('10.0.0.9', 'guest')).toBe(800);
+    expect(throttle.retryAfterMs('10.0.0.9', 'root')).toBe(0);
     advance(121_000);
     for (let i = 0; i < 6; i++) throttle.failed('10.0.0.1', 'root');
     expect(throttle.retryAfterMs('10.0.0.9', 'root')).toBeGreaterThan(0);
@@ -51,5 +56,23 @@ describe('LoginThrottle', () => {
     expect(throttle.retryAfterMs('10.0.0.1')).toBe(0);
     for (const address of ['a', 'b', 'c', 'd']) throttle.failed(address);
     expect(throttle.size).toBe(3);
+  });
+
+  it('judges a burst of attempts one after another, each seeing the failures before it', async () => {
+    const throttle = new LoginThrottle({ freeFailures: 3 });
+    const verdicts = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        throttle.serialize('10.0.0.1', '7', async () => {
+          if (throttle.retryAfterMs('10.0.0.1', '7') > 0) return 'refused unchecked';
+          await new Promise((resolve) => setTimeout(resolve, 5)); // the key looked up in a store
+          if (i < 9) {
+            throttle.failed('10.0.0.1', '7');
+            return 'wrong';
+          }
+          return 'checked';
+        }),
+      ),
+    );
+    expect(verdicts).toEqual([...Array(4).fill('wrong'), ...Array(6).fill('refused unchecked')]);
   });
 });
