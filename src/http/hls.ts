@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Mixer } from '../../mixer/mixer.js';
 import { roomKey } from '../domain.js';
 import { nameProblem } from '../messaging/names.js';
+import { requestAddress } from '../net.js';
 import { serveStatic } from './assets.js';
 import type { BroadcastAccess } from './broadcastAccess.js';
 import { LOW_LATENCY_FILE, serveLowLatencyHls } from './llHls.js';
@@ -53,7 +54,7 @@ export function serveBroadcasts({ root, mixer, access, onViewer }: BroadcastServ
       await serveStatic(response, join(root, String(devId), room), '', file, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' }, transform);
     }
     // Viewers are counted by the playlists they were given, so made-up rooms count nothing.
-    if (playlist && response.statusCode === 200) onViewer(roomKey(devId, room), request.socket.remoteAddress ?? '', session);
+    if (playlist && response.statusCode === 200) onViewer(roomKey(devId, room), requestAddress(request), session);
   };
 }
 

@@ -12,6 +12,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { HttpServer } from '../http/server.js';
 import { reportInternalError } from '../faults.js';
 import { SampledLog } from '../log.js';
+import { requestAddress } from '../net.js';
 import { formatReply, MAX_MESSAGE_BYTES, parseMessage, SipParseError, type SipMessage, type SipMessageBase } from './message.js';
 
 export const SIP_PATH = '/sip';
@@ -126,7 +127,8 @@ export class SipTransport {
     const flow = new WebSocketFlow(
       this.nextFlowId++,
       ws,
-      (remote.remoteAddress ?? '0.0.0.0').replace(/^::ffff:(?=\d+\.)/, ''),
+      // Behind a TLS proxy on this machine, the address the proxy forwarded: digests are throttled by it.
+      requestAddress(request) || '0.0.0.0',
       remote.remotePort ?? 0,
       (remote as TLSSocket).encrypted ? 'WSS' : 'WS',
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientAddress } from '../../src/gateway/clientInfo.js';
+import { clientAddress } from '../../src/net.js';
 
 describe("a browser's address", () => {
   it('is the peer, or through a proxy on this machine the last address the proxy forwarded', () => {

@@ -9,6 +9,9 @@ describe('/metrics', () => {
       const scraped = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`);
       expect(scraped.status).toBe(200);
       expect(await scraped.text()).toContain('# TYPE cometmcu_internal_errors_total counter');
+      // Through a proxy on this machine, the client is the one it forwarded.
+      const proxied = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`, { headers: { 'X-Forwarded-For': '203.0.113.9' } });
+      expect(proxied.status).toBe(403);
     } finally {
       await server.close();
     }

@@ -127,6 +127,9 @@ describe('viewers of a broadcast', () => {
         for (let i = 0; i < 5; i++) await get({ Cookie: cookie, 'User-Agent': `player ${player} ${i}` });
       }
       expect(await viewers()).toBe('3');
+      // Through a proxy on this machine, each address it forwarded is a viewer of its own.
+      for (let address = 1; address <= 3; address++) await get({ 'X-Forwarded-For': `198.51.100.${address}` });
+      expect(await viewers()).toBe('6');
     } finally {
       await server.close();
     }

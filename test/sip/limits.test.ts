@@ -26,8 +26,8 @@ describe('SIP limits', () => {
   let sip: SipServer;
   let port: number;
   const clients: RawSipClient[] = [];
-  const connect = async (localAddress?: string): Promise<RawSipClient> => {
-    const client = await RawSipClient.connect(port, localAddress);
+  const connect = async (localAddress?: string, headers?: Record<string, string>): Promise<RawSipClient> => {
+    const client = await RawSipClient.connect(port, localAddress, headers);
     clients.push(client);
     return client;
   };
@@ -41,7 +41,7 @@ describe('SIP limits', () => {
       loginThrottle: new LoginThrottle({ now: () => clock }),
       onLoginFailure: () => loginFailures++,
     }));
-    for (let userId = 1; userId <= 4; userId++) await model.setKey({ devId: 0, userId, hash: `key${userId}` });
+    for (let userId = 1; userId <= 6; userId++) await model.setKey({ devId: 0, userId, hash: `key${userId}` });
   });
   afterAll(async () => {
     for (const client of clients) await client.close();
@@ -69,6 +69,18 @@ describe('SIP limits', () => {
     clock += 500;
     expect((await register(guesser, user(1), 'key1', contact('a1'))).status).toBe(200);
     expect(sip.registrations(0, 1).map((binding) => binding.contact.uri.user)).toEqual(['a1']);
+  });
+
+  it('throttles, behind a proxy on this machine, the address the proxy forwarded, not the proxy', async () => {
+    // Whatever the test before left closed is forgotten.
+    clock += 3_600_000;
+    const proxied = (address: string) => connect(undefined, { 'X-Forwarded-For': `10.0.0.1, ${address}` });
+    const guesser = await proxied('198.51.100.1');
+    for (let attempt = 1; attempt <= 4; attempt++) expect((await register(guesser, user(5), `guess${attempt}`, contact('p1'))).status).toBe(403);
+    expect(await register(guesser, user(6), 'key6', contact('p1'))).toMatchObject({ status: 403, reason: 'Too many failed logins' });
+    // Another browser behind the same proxy is not locked out with the guesser.
+    expect((await register(await proxied('198.51.100.2'), user(6), 'key6', contact('p2'))).status).toBe(200);
+    clock += 3_600_000;
   });
 
   it('refuses a user a socket beyond [sip] max_sockets_per_user, and takes one again when another closes', async () => {

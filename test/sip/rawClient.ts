@@ -55,9 +55,12 @@ export class RawSipClient {
     });
   }
 
-  /** `localAddress` (another loopback address, 127.0.0.2…) makes the client come from elsewhere. */
-  static async connect(port: number, localAddress?: string): Promise<RawSipClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/sip`, 'sip', { localAddress });
+  /**
+   * `localAddress` (another loopback address, 127.0.0.2…) makes the client come from elsewhere; `headers`
+   * of the upgrade (X-Forwarded-For) make it come through a proxy on this machine.
+   */
+  static async connect(port: number, localAddress?: string, headers?: Record<string, string>): Promise<RawSipClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/sip`, 'sip', { localAddress, headers });
     await once(ws, 'open');
     return new RawSipClient(ws);
   }
