@@ -1,5 +1,5 @@
 import { CometQLError } from './errors.js';
-import { MAX_STATEMENTS, tooManyStatements, tooManyTokens } from './limits.js';
+import { MAX_NAME_LENGTH, MAX_STATEMENTS, tooLongName, tooManyStatements, tooManyTokens } from './limits.js';
 
 /**
  * The CometQL tokenizer. It runs on every query, before any cache, so it is hand-written and small:
@@ -35,7 +35,8 @@ const isWordChar = (c: string): boolean =>
 
 /**
  * Splits a query into statements of tokens; empty statements (`;;`, a trailing `;`) are dropped. Stops with
- * an error once past `maxTokens` tokens or MAX_STATEMENTS statements, so a huge query costs no more than that.
+ * an error once past `maxTokens` tokens or MAX_STATEMENTS statements, so a huge query costs no more than that,
+ * and at a name (word, quoted name, variable) longer than MAX_NAME_LENGTH.
  */
 export function tokenize(sql: string, maxTokens = Infinity): Token[][] {
   const statements: Token[][] = [];
@@ -76,6 +77,7 @@ export function tokenize(sql: string, maxTokens = Infinity): Token[][] {
     } else if (c === '`') {
       const name = readQuoted(sql, i, '`', false);
       if (!name) throw syntaxError('unterminated quoted name');
+      if (name.value.length > MAX_NAME_LENGTH) throw tooLongName();
       current.push({ type: 'quoted_name', value: name.value, start: i, end: name.end });
       i = name.end;
     } else if (isDigit(c) || (c === '.' && isDigit(sql[i + 1] ?? ''))) {
@@ -85,6 +87,7 @@ export function tokenize(sql: string, maxTokens = Infinity): Token[][] {
       if (j < n && isWordChar(sql[j]!)) {
         // `1abc` is a name in MySQL, not a number followed by a name.
         while (j < n && isWordChar(sql[j]!)) j++;
+        if (j - i > MAX_NAME_LENGTH) throw tooLongName();
         current.push({ type: 'word', value: sql.slice(i, j), start: i, end: j });
       } else {
         current.push({ type: 'number', value: sql.slice(i, j), start: i, end: j });
@@ -94,11 +97,14 @@ export function tokenize(sql: string, maxTokens = Infinity): Token[][] {
       let j = i + 1;
       if (sql[j] === '@') j++;
       while (j < n && (isWordChar(sql[j]!) || sql[j] === '.')) j++;
+      // `@@session.name`: a scope and a name, each a name.
+      if (sql.slice(i, j).replace(/^@+/, '').split('.').some((part) => part.length > MAX_NAME_LENGTH)) throw tooLongName();
       current.push({ type: 'variable', value: sql.slice(i, j), start: i, end: j });
       i = j;
     } else if (isWordChar(c)) {
       let j = i + 1;
       while (j < n && isWordChar(sql[j]!)) j++;
+      if (j - i > MAX_NAME_LENGTH) throw tooLongName();
       current.push({ type: 'word', value: sql.slice(i, j), start: i, end: j });
       i = j;
     } else {

@@ -221,8 +221,16 @@ const LIST_MARKER = /^__cql_list_(\d+)__$/;
 const ROWS_MARKER = /^__cql_rows_(\d+)__$/;
 const NUMBER_MARKER_BASE = 900_000_000;
 const CACHE_LIMIT = 2000;
+/** Characters of all the cached shapes: with names of at most 64 characters a shape is at most ~26,000. */
+const CACHE_CHARS = 1_000_000;
 const sqlParser = new mysqlParser.Parser();
 const templates = new Map<string, Statement | CometQLError>();
+let cachedChars = 0;
+
+/** The shape cache's entries and the characters of their keys, for tests. */
+export function shapeCacheSize(): { entries: number; chars: number } {
+  return { entries: templates.size, chars: cachedChars };
+}
 
 function parseCached(tokens: Token[], limits: QueryLimits): Statement {
   const literals: Literal[] = [];
@@ -277,8 +285,12 @@ function parseCached(tokens: Token[], limits: QueryLimits): Statement {
   let template = templates.get(shape);
   if (template === undefined) {
     template = compile(shape);
-    if (templates.size >= CACHE_LIMIT) templates.clear();
+    if (templates.size >= CACHE_LIMIT || cachedChars + shape.length > CACHE_CHARS) {
+      templates.clear();
+      cachedChars = 0;
+    }
     templates.set(shape, template);
+    cachedChars += shape.length;
   }
   if (template instanceof CometQLError) throw template;
   return fill(template, literals) as Statement;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseQuery } from '../../cometql/parser.js';
+import { parseQuery, shapeCacheSize } from '../../cometql/parser.js';
 import { tokenize } from '../../cometql/lexer.js';
 import { CometQLError } from '../../cometql/errors.js';
 
@@ -36,6 +36,18 @@ describe('the CometQL lexer', () => {
     expect(() => tokenize("SELECT 'unterminated")).toThrow(CometQLError);
   });
 
+  it('refuses names longer than MySQL allows (64 characters), however long', () => {
+    const long = [11, 'Name too long: at most 64 characters'];
+    const name = 'n'.repeat(64);
+    expect(one(`SELECT id AS \`${name}\` FROM users_auth WHERE id = 1`)).toMatchObject({ columns: [{ column: 'id', label: name }] });
+    expect(one(`SELECT id AS ${name} FROM users_auth WHERE id = 1`)).toMatchObject({ columns: [{ column: 'id', label: name }] });
+    expect(refusal(`SELECT id AS \`${name}x\` FROM users_auth WHERE id = 1`)).toEqual(long);
+    expect(refusal(`SELECT id AS ${name}x FROM users_auth WHERE id = 1`)).toEqual(long);
+    expect(refusal(`SELECT id AS 1${name} FROM users_auth WHERE id = 1`)).toEqual(long);
+    expect(refusal(`SELECT @@session.${name}x`)).toEqual(long);
+    expect(refusal(`SELECT * FROM users_auth WHERE ${'c'.repeat(1 << 20)} = 1`)).toEqual(long);
+  });
+
   it('skips comments', () => {
     expect(tokenize('/* hi */ SELECT -- comment\n 1 # trailing')[0]!.map((t) => t.value)).toEqual(['SELECT', '1']);
   });
@@ -61,6 +73,15 @@ describe('the CometQL parser', () => {
     expect(a).toMatchObject({ where: [{ column: 'id', values: [1, 2] }], limit: { offset: 0, count: 5 } });
     expect(b).toMatchObject({ where: [{ column: 'id', values: [8, 9] }], limit: { offset: 0, count: 1 } });
   });
+
+  it('bounds the shape cache by the characters of its shapes, not only their number', () => {
+    // Shapes as long as names and MAX_SHAPE_TOKENS let them be (~3,400 characters), each one new.
+    for (let i = 0; i < 400; i++) {
+      const aliases = Array.from({ length: 48 }, (_, j) => `id AS ${`a${i}_${j}_`.padEnd(64, 'x')}`).join(', ');
+      parseQuery(`SELECT ${aliases} FROM users_auth WHERE id = 1`);
+      expect(shapeCacheSize().chars).toBeLessThanOrEqual(1_000_000);
+    }
+  }, 30_000);
 
   it('reads lists of plain values as node-sql-parser would, however long, and other lists through it', () => {
     expect(one("SELECT * FROM conference WHERE user_id IN (1, -2, NULL, TRUE, FALSE, '3', 1.5) AND name = 'r'")).toMatchObject({
