@@ -5,6 +5,7 @@
  * browser does not register again from a new one within the grace period.
  */
 import type { Logger } from 'pino';
+import { reportInternalError } from '../faults.js';
 import { ConferenceError, type ConferenceErrorKind, type ConferenceModel } from '../conference/model.js';
 import { MediaError, type MediaEngine } from '../conference/media.js';
 import { roomKey, type DevId, type LeaveReason, type Member, type RoomName, type UserId } from '../domain.js';
@@ -198,7 +199,7 @@ export class ConferenceCalls {
     call.ackTimer = setTimeout(() => {
       log.warn({ user: caller.user, room: route.room }, 'no ACK for the 200 OK; call ended');
       this.sendBye(call, 'no-ack');
-      void this.hangUp(call);
+      this.detached(this.hangUp(call));
     }, ACK_TIMEOUT_MS).unref();
     log.info({ user: caller.user, room: route.room, profile: route.profile }, 'SIP call connected');
   }
@@ -266,7 +267,7 @@ export class ConferenceCalls {
         this.awaitReturn(call);
       } else {
         call.peerKnows = true;
-        void this.hangUp(call);
+        this.detached(this.hangUp(call));
       }
     }
   }
@@ -358,10 +359,15 @@ export class ConferenceCalls {
   private mediaFailed(call: Call): void {
     if (this.byMember.get(memberKey(call.member)) !== call) return;
     const { devId, room, userId } = call.member;
-    void this.options.model.leave(devId, room, userId, 'media-failed');
+    this.detached(this.options.model.leave(devId, room, userId, 'media-failed'));
   }
 
   /** The browser ended the call (BYE, socket closed) or never confirmed it: the member leaves. */
+  /** Work started from a timer or an event that nobody awaits: what it throws is a bug of ours, counted, never lost. */
+  private detached(work: Promise<unknown>): void {
+    work.catch((error: unknown) => reportInternalError(this.options.log, error, 'sip-call'));
+  }
+
   private async hangUp(call: Call): Promise<void> {
     const { devId, room, userId } = call.member;
     await this.options.model.leave(devId, room, userId, 'hangup');
@@ -400,7 +406,7 @@ export class ConferenceCalls {
       if (call.state === 'ended') return;
       this.options.log.info({ callId: call.callId, room: call.member.room, userId: call.member.userId }, 'SIP browser not back; call ended');
       call.peerKnows = true;
-      void this.hangUp(call);
+      this.detached(this.hangUp(call));
     }, this.options.reconnectGraceMs);
     call.returnTimer.unref();
   }
