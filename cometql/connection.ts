@@ -61,6 +61,7 @@ export interface ConnectionOptions {
   handshakeTimeoutMs: number;
   metrics: CometQLMetrics;
   log: Logger;
+  /** COM_STATISTICS's line for root, every tenant's figures (a tenant gets the uptime only). */
   statistics(): string;
 }
 
@@ -217,8 +218,11 @@ export class CometQLConnection {
         }
       case Command.FIELD_LIST:
         return this.write(new ReplyWriter(reply).eof(ServerStatus.AUTOCOMMIT));
-      case Command.STATISTICS:
-        return this.write(new ReplyWriter(reply).packet(Buffer.from(this.options.statistics(), 'utf8')));
+      case Command.STATISTICS: {
+        // Threads and Questions count every tenant's connections and queries: root's only, as in SHOW STATUS.
+        const line = this.session.root ? this.options.statistics() : `Uptime: ${this.options.executor.uptime()}`;
+        return this.write(new ReplyWriter(reply).packet(Buffer.from(line, 'utf8')));
+      }
       case Command.SET_OPTION: {
         // 0 turns multi-statements on, 1 off; the reply is an EOF packet.
         const multi = packet.payload.length >= 3 && packet.payload.readUInt16LE(1) === 0;

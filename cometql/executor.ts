@@ -260,17 +260,27 @@ export class Executor {
     };
   }
 
+  /** Seconds since the server started: all a tenant's COM_STATISTICS shows. */
+  uptime(): number {
+    return Math.floor((Date.now() - this.facts.startedAt) / 1000);
+  }
+
   private async status(session: Session): Promise<string[][]> {
     const conferences = await this.model.conferences(session.devId);
+    // The server's connections and queries are every tenant's together: root's to see, as the *_all counts.
+    const server = session.root
+      ? [
+          ['Threads_connected', String(this.facts.connections())],
+          ['Questions', String(this.facts.queries())],
+        ]
+      : [];
     const own = [
-      ['Uptime', String(Math.floor((Date.now() - this.facts.startedAt) / 1000))],
-      ['Threads_connected', String(this.facts.connections())],
-      ['Questions', String(this.facts.queries())],
+      ['Uptime', String(this.uptime())],
+      ...server,
       ['dev_id', String(session.devId)],
       ['conferences', String(conferences.length)],
       ['members', String(conferences.reduce((sum, c) => sum + c.members, 0))],
     ];
-    // Every tenant's counts are root's to see.
     if (!session.root) return own;
     const counts = await this.model.counts();
     return [

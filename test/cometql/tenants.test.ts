@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
@@ -13,6 +14,24 @@ let nextAddress = 10;
 const fromElsewhere = (server: TestServer) => fromAddress(server, `127.0.0.${nextAddress++}`);
 
 const rowsOf = async (client: mysql.Connection, sql: string): Promise<unknown> => (await client.query(sql))[0];
+
+/** The reply to COM_STATISTICS, which mysql2 cannot send: written on its socket, after which the client is done. */
+async function statisticsOf(client: mysql.Connection): Promise<string> {
+  const socket = (client as unknown as { connection: { stream: Socket } }).connection.stream;
+  socket.removeAllListeners('data');
+  let received = Buffer.alloc(0);
+  const reply = new Promise<Buffer>((resolve) =>
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const length = received.length >= 4 ? received.readUIntLE(0, 3) : Infinity;
+      if (received.length >= 4 + length) resolve(received.subarray(4, 4 + length));
+    }),
+  );
+  socket.write(Buffer.from([1, 0, 0, 0, 0x09]));
+  const payload = await reply;
+  client.destroy();
+  return payload.toString('utf8');
+}
 
 describe('tenants: a dev_id with a password of its own', () => {
   let server: TestServer;
@@ -58,6 +77,15 @@ describe('tenants: a dev_id with a password of its own', () => {
     }
     await expect(connect(server, { user: '5', password: SECRET5, database: 'db_0' })).rejects.toMatchObject({ errno: 403 });
     expect(await rowsOf(root, 'SELECT id, hash FROM users_auth WHERE id = 1')).toEqual([{ id: '1', hash: 'rootKeyOfOne' }]);
+  });
+
+  it("sees its own status, not the server's connections and queries, which are every tenant's", async () => {
+    const names = async (client: mysql.Connection) => ((await rowsOf(client, 'SHOW STATUS')) as { Variable_name: string }[]).map((row) => row.Variable_name);
+    const tenant = await connect(server, { user: '5', password: SECRET5 });
+    expect(await names(tenant)).toEqual(['Uptime', 'dev_id', 'conferences', 'members']);
+    expect(await names(root)).toEqual(expect.arrayContaining(['Threads_connected', 'Questions']));
+    expect(await statisticsOf(tenant)).toMatch(/^Uptime: \d+$/);
+    expect(await statisticsOf(await connect(server))).toMatch(/^Uptime: \d+ {2}Threads: \d+ {2}Questions: \d+$/);
   });
 
   it('is reached by root through db_5.table, which acts on tenant 5 instead of being ignored', async () => {
