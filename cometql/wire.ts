@@ -241,12 +241,10 @@ export class ReplyWriter {
     return this.packet(payload);
   }
 
-  /** Column definitions, EOF, rows, EOF. Every column is a utf8 VAR_STRING, as CppComet sent them. */
-  resultSet(columns: readonly string[], rows: readonly (readonly (string | null)[])[], status: number, table = ''): this {
-    return this.resultSetHead(columns, status, table).rows(rows).eof(status);
-  }
-
-  /** The start of a result set: its column definitions and their EOF. Rows and an EOF follow. */
+  /**
+   * The start of a result set: its column definitions and their EOF; rows and an EOF follow. Every column is a
+   * utf8 VAR_STRING, as CppComet sent them.
+   */
   resultSetHead(columns: readonly string[], status: number, table = ''): this {
     this.packet(lengthEncodedInteger(columns.length));
     for (const name of columns) this.packet(columnDefinition(name, table));

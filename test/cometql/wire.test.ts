@@ -49,7 +49,7 @@ describe('MySQL packet framing', () => {
   });
 
   it('writes result sets with continuing sequence ids and length-encoded values', () => {
-    const out = new ReplyWriter(1).resultSet(['a'], [['x'.repeat(300)], [null]], 2).toBuffer();
+    const out = new ReplyWriter(1).resultSetHead(['a'], 2).rows([['x'.repeat(300)], [null]]).eof(2).toBuffer();
     const sequences: number[] = [];
     for (let offset = 0; offset < out.length; ) {
       const length = out.readUIntLE(offset, 3);
