@@ -26,6 +26,8 @@ export interface GatewayOptions {
   serverName: string;
   queueTtlMs: number;
   maxSocketsPerUser: number;
+  /** Comet sockets one address may hold open, with a key or without; MAX_SOCKETS_PER_ADDRESS unless given. */
+  maxSocketsPerAddress?: number;
   /** STUN/TURN servers for the browser's peer connection, sent in serverInfo to authorized users. */
   iceServers: { urls: string; username?: string; credential?: string }[];
   onConnectionCountChange(count: number): void;
@@ -47,6 +49,12 @@ interface ServerInfoMessage extends CometMessage {
 const CLOSE_TOO_MANY = 4002;
 const CLOSE_BAD_COMMAND = 4003;
 const CLOSE_FLOODING = 4004;
+const CLOSE_TOO_MANY_FROM_ADDRESS = 4005;
+/**
+ * Each socket may hold SOCKET_LIMITS of unread frames (over a MiB) and needs no key: one address opening
+ * sockets without end could grow memory without end. Past this many, its next sockets are closed (4005).
+ */
+export const MAX_SOCKETS_PER_ADDRESS = 256;
 /** RFC 6455 "internal error": the server could not serve the socket (its store failed). */
 const CLOSE_SERVER_ERROR = 1011;
 
@@ -65,6 +73,8 @@ export class CometGateway {
     handleProtocols: (protocols) => protocols.values().next().value ?? false,
   });
   private readonly all = new Set<CometSocket>();
+  /** Sockets open by address (clientAddress), counted from the upgrade, before the key is looked at. */
+  private readonly socketsByAddress = new Map<string, number>();
   private readonly messaging: Messaging;
   private readonly commands: BrowserCommands;
   private readonly logins = new LoginThrottle();
@@ -106,13 +116,34 @@ export class CometGateway {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
-    this.server.handleUpgrade(request, socket, head, (ws) =>
+    const info = clientInfo(request);
+    this.server.handleUpgrade(request, socket, head, (ws) => {
+      if (!this.admit(ws, info.ip)) return;
       // The key or the queue lives in a store that may fail (a database gone away): the socket closes, the server stays.
-      this.accept(ws, params, clientInfo(request)).catch((error: unknown) => {
+      this.accept(ws, params, info).catch((error: unknown) => {
         this.failed(error, 'comet connection');
         ws.close(CLOSE_SERVER_ERROR, 'server error');
-      }),
-    );
+      });
+    });
+  }
+
+  /** Counts the socket against its address until it closes; one past the address's limit is closed at once. */
+  private admit(ws: WebSocket, address: string): boolean {
+    ws.on('error', () => {});
+    const max = this.options.maxSocketsPerAddress ?? MAX_SOCKETS_PER_ADDRESS;
+    const open = this.socketsByAddress.get(address) ?? 0;
+    if (open >= max) {
+      this.warnings.warn('too many from address', { ip: address }, `comet socket refused: ${max} already open from its address`);
+      ws.close(CLOSE_TOO_MANY_FROM_ADDRESS, 'too many connections from this address');
+      return false;
+    }
+    this.socketsByAddress.set(address, open + 1);
+    ws.once('close', () => {
+      const left = (this.socketsByAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.socketsByAddress.set(address, left);
+      else this.socketsByAddress.delete(address);
+    });
+    return true;
   }
 
   private async accept(ws: WebSocket, params: CometUrl, info: ClientInfo): Promise<void> {

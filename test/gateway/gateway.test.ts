@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import type { Connection } from 'mysql2/promise';
+import { MAX_SOCKETS_PER_ADDRESS } from '../../src/gateway/gateway.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
 import { cometClient } from './cometClient.js';
 
@@ -101,5 +102,29 @@ describe('the comet WebSocket gateway', () => {
     const closed = once(tab.ws, 'close');
     tab.ws.send('format_c\nnow');
     expect((await closed)[0]).toBe(4003);
+  });
+
+  it('closes sockets beyond MAX_SOCKETS_PER_ADDRESS from one address (4005), and takes one again when another closes', async () => {
+    const from = (address: string) => cometClient(server, 0, '', { headers: { 'X-Forwarded-For': address } });
+    const held = await Promise.all(Array.from({ length: MAX_SOCKETS_PER_ADDRESS }, () => from('192.0.2.50')));
+    await Promise.all(held.map((client) => client.next('serverInfo')));
+    const refused = await from('192.0.2.50');
+    expect((await once(refused.ws, 'close'))[0]).toBe(4005);
+    // A key is no way around it: the address's sockets cost memory all the same.
+    const keyed = await cometClient(server, 2, 'key2', { headers: { 'X-Forwarded-For': '192.0.2.50' } });
+    expect((await once(keyed.ws, 'close'))[0]).toBe(4005);
+    // Another address is served.
+    const other = await from('192.0.2.51');
+    expect(await other.next('serverInfo')).toMatchObject({ authorized: false });
+    const closed = once(held[0]!.ws, 'close');
+    held[0]!.ws.close();
+    await closed;
+    // The server may hear of the close a moment after the client: a refusal meanwhile is tried again.
+    let again = await from('192.0.2.50');
+    for (let tries = 1; tries < 20 && !(await Promise.race([again.next('serverInfo').then(() => true), once(again.ws, 'close').then(() => false)])); tries++) {
+      again = await from('192.0.2.50');
+    }
+    expect(again.ws.readyState).toBe(again.ws.OPEN);
+    for (const client of [...held, other, again]) client.ws.terminate();
   });
 });
