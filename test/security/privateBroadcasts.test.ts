@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { EndedBroadcasts } from '../../mixer/endedBroadcasts.js';
+import { internalErrorCounts } from '../../src/faults.js';
 import { ViewerTokens } from '../../src/security/viewerTokens.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
 import { eventually } from '../mixer/harness.js';
@@ -59,7 +62,8 @@ describe('private broadcasts', () => {
       await get('0/secret/segment-7.ts'),
       await get('0/secret/segment-999.ts'),
       await get('0/never-was/index.m3u8'),
-      await get(`0/secret/index.m3u8?token=${tokens.issue(0, 'secret').replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))}`),
+      // The signature's first character changed (its last one carries bits that base64url decoding drops).
+      await get(`0/secret/index.m3u8?token=${tokens.issue(0, 'secret').replace(/\.(.)/, (_, c: string) => (c === 'A' ? '.B' : '.A'))}`),
       await get(`0/secret/index.m3u8?token=${tokens.issue(0, 'other')}`),
       await get(`0/secret/index.m3u8?token=${tokens.issue(1, 'secret')}`),
       await get(`0/secret/index.m3u8?token=${new ViewerTokens(SECRET, 60, () => Date.now() - 61_000).issue(0, 'secret')}`),
@@ -146,9 +150,33 @@ describe('an ended broadcast', () => {
       await eventually(() => expect(readFileSync(join(dir, 'index.m3u8'), 'utf8')).toBe(`${PLAYLIST}#EXT-X-ENDLIST\n`), 10_000);
       expect(await (await fetch(playlist)).text()).toMatch(/#EXT-X-ENDLIST\n$/);
       await eventually(() => expect(existsSync(dir)).toBe(false), 15_000);
+      // Its dev_id's folder goes with its last room.
+      await eventually(() => expect(existsSync(join(dataDir, 'hls', '0'))).toBe(false), 5000);
       expect((await fetch(playlist)).status).toBe(403);
     } finally {
       await server.close();
     }
   }, 30_000);
+});
+
+describe('the sweep of ended broadcasts', () => {
+  it('reports a bug of ours as an internal error, not as a disk warning, and sweeps on', async () => {
+    const root = join(mkdtempSync(join(tmpdir(), 'cometmcu-sweep-')), 'hls');
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const before = internalErrorCounts().get('broadcast sweep') ?? 0;
+    let calls = 0;
+    writeBroadcast(join(root, '..'), 0, 'room');
+    const sweeper = new EndedBroadcasts(root, 3_600_000, () => {
+      if (++calls === 1) throw new TypeError('a bug of ours');
+      return [];
+    }, log);
+    try {
+      await eventually(() => expect(readFileSync(join(root, '0', 'room', 'index.m3u8'), 'utf8')).toMatch(/#EXT-X-ENDLIST\n$/), 10_000);
+      expect((internalErrorCounts().get('broadcast sweep') ?? 0) - before).toBe(1);
+      expect(warnings.filter((line) => line.includes('cannot end'))).toEqual([]);
+    } finally {
+      sweeper.close();
+    }
+  }, 15_000);
 });
