@@ -66,6 +66,17 @@ export async function serveStatic(
 ): Promise<void> {
   let relative = decodeURIComponent(path.slice(prefix.length)) || 'index.html';
   if (relative.endsWith('/')) relative += 'index.html';
+  await serveFile(response, dir, relative, headers, transform);
+}
+
+/** Serves the file `relative` (decoded already: never decoded again) below `dir`, as serveStatic does. */
+export async function serveFile(
+  response: ServerResponse,
+  dir: string,
+  relative: string,
+  headers: Record<string, string> = {},
+  transform?: (body: Buffer, extension: string) => Buffer,
+): Promise<void> {
   const file = normalize(join(dir, relative));
   if (!file.startsWith(normalize(dir) + sep) || !TYPES[extname(file)]) {
     sendText(response, 404, 'not found\n');

@@ -6,7 +6,7 @@ import type { Mixer } from '../../mixer/mixer.js';
 import { roomKey } from '../domain.js';
 import { nameProblem } from '../messaging/names.js';
 import { requestAddress } from '../net.js';
-import { serveStatic } from './assets.js';
+import { serveFile } from './assets.js';
 import type { BroadcastAccess } from './broadcastAccess.js';
 import { LOW_LATENCY_FILE, serveLowLatencyHls } from './llHls.js';
 import { withQueryInManifest, withQueryInPlaylist } from './playlistUrls.js';
@@ -51,7 +51,7 @@ export function serveBroadcasts({ root, mixer, access, onViewer }: BroadcastServ
       await serveLowLatencyHls(response, packager, file, url.searchParams, urlQuery);
     } else {
       const transform = urlQuery ? (body: Buffer, extension: string) => withToken(body, extension, urlQuery) : undefined;
-      await serveStatic(response, join(root, String(devId), room), '', file, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' }, transform);
+      await serveFile(response, join(root, String(devId), room), file, { 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' }, transform);
     }
     // Viewers are counted by the playlists they were given, so made-up rooms count nothing.
     if (playlist && response.statusCode === 200) onViewer(roomKey(devId, room), requestAddress(request), session);
