@@ -1,26 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { once } from 'node:events';
 import type { Connection } from 'mysql2/promise';
 import { pino } from 'pino';
 import { MAX_HISTORY_ANSWER_BYTES } from '../../src/gateway/commands.js';
 import { SEND_RATES } from '../../src/gateway/sendBudget.js';
-import { loadConfig } from '../../src/config.js';
-import { startServer } from '../../src/server.js';
-import { connect, type TestServer } from '../helpers/server.js';
+import { connect, startTestServer, type TestServer } from '../helpers/server.js';
 import { cometClient, type CometTestClient, type Frame } from './cometClient.js';
 
-/** A server like startTestServer's, whose warnings and errors are kept in `lines`. */
-async function startLoggedServer(lines: { level: number; msg: string }[]): Promise<TestServer> {
-  const config = loadConfig({ env: { COMET_COMETQL_PORT: '0', COMET_WS_PORT: '0', COMET_WS_IP: '127.0.0.1' } });
-  const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
-  return Object.assign(await startServer(config, log), { config });
-}
+/** The server's warnings and errors, kept here: startTestServer's logger writes to this. */
+const lines = vi.hoisted((): { level: number; msg: string }[] => []);
+vi.mock('../../src/log.js', async (original) => ({
+  ...(await original<typeof import('../../src/log.js')>()),
+  createLogger: () => pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) }),
+}));
 
 const onPipe = (pipe: string) => (frame: Frame) => frame.pipe === pipe;
 const isRefusal = (frame: Frame): boolean => frame.event === 'error' && (frame.data as { code?: string }).code === '429';
 
 describe('the comet WebSocket under flood', () => {
-  const lines: { level: number; msg: string }[] = [];
   let server: TestServer;
   let sql: Connection;
   const open: CometTestClient[] = [];
@@ -32,7 +29,7 @@ describe('the comet WebSocket under flood', () => {
     return client;
   };
   beforeAll(async () => {
-    server = await startLoggedServer(lines);
+    server = await startTestServer();
     sql = await connect(server);
   });
   afterAll(async () => {
