@@ -22,7 +22,8 @@ parentPort.on('message', async (command) => {
   if (command === 'connect') {
     for (let batch = 0; batch < workerData.count; batch += 100) {
       await Promise.all(Array.from({ length: Math.min(100, workerData.count - batch) }, (_, i) => new Promise((resolve, reject) => {
-        const ws = new WebSocket(workerData.url + 'load' + (batch + i) + '&api=js');
+        // Browsers come from many addresses, and one address may hold only 256 comet sockets: 200 per address here.
+        const ws = new WebSocket(workerData.url + 'load' + (batch + i) + '&api=js', { localAddress: '127.0.0.' + (10 + Math.floor((batch + i) / 200)) });
         const client = { ws, arrivals: [], sequence: [] };
         ws.once('message', () => { ws.send('subscription\\n' + workerData.pipe); resolve(); });
         ws.on('message', (data) => {
