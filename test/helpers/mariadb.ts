@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -125,9 +125,19 @@ export class MariaDB {
     await exited;
   }
 
-  /** Freezes the server (SIGSTOP) or thaws it: a database that hangs instead of refusing. */
-  freeze(frozen: boolean): void {
-    this.process?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  /**
+   * Freezes the server (SIGSTOP) or thaws it: a database that hangs instead of refusing. Resolves once every
+   * thread of mariadbd is in the state asked for, so that nothing it was about to send still gets out.
+   */
+  async freeze(frozen: boolean): Promise<void> {
+    const pid = this.process?.pid;
+    if (pid === undefined) return;
+    process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+    const deadline = Date.now() + 5_000;
+    while (threadStates(pid).some((state) => (state === 'T') !== frozen)) {
+      if (Date.now() > deadline) throw new Error(`mariadbd did not ${frozen ? 'stop' : 'continue'} within 5 s`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Stops the server and removes its folder. */
@@ -143,4 +153,18 @@ export class MariaDB {
     for (const row of tables) await connection.query(`DROP TABLE \`${String(Object.values(row)[0])}\``);
     await connection.end();
   }
+}
+
+/** The scheduler state letter (R, S, D, T, …) of each thread of a process, from /proc. */
+function threadStates(pid: number): string[] {
+  const tasks = `/proc/${pid}/task`;
+  return readdirSync(tasks).flatMap((task) => {
+    try {
+      // The command name is in parentheses and may hold spaces; the state follows the last ')'.
+      const stat = readFileSync(`${tasks}/${task}/stat`, 'utf8');
+      return [stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)];
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
 }

@@ -117,14 +117,14 @@ describe('a server on the MySQL store', () => {
     await mariadb().start();
     // A database that hangs: monitoring answers within its patience (2 s) all the same.
     await client.query('SELECT * FROM users_auth WHERE id = 1');
-    mariadb().freeze(true);
+    await mariadb().freeze(true);
     try {
       const asked = performance.now();
       const frozen = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`);
       expect(await frozen.text()).toMatch(/^cometmcu_store_up 0$/m);
       expect(performance.now() - asked).toBeLessThan(4000);
     } finally {
-      mariadb().freeze(false);
+      await mariadb().freeze(false);
     }
     await client.query("INSERT INTO users_auth (id, hash) VALUES (2, 'after')");
     expect((await client.query<mysql.RowDataPacket[]>('SELECT id, hash FROM users_auth WHERE id IN (1, 2)'))[0]).toEqual([
