@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Mixer } from '../mixer/mixer.js';
 import { processCpuSeconds } from '../src/procStat.js';
 
@@ -77,4 +78,49 @@ export function printTable(header: string[], rows: (string | number)[][]): void 
 export function serverCpuSeconds(mixer: Mixer): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6 + [...mixer.cpuSecondsByRoom().values()].reduce((sum, cpu) => sum + cpu, 0);
+}
+
+/** Live child processes of `pid`, whichever of its threads started them (/proc/<pid>/task/<tid>/children). */
+function childrenOf(pid: number): number[] {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return threads.flatMap((tid) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * CPU seconds of a process tree: the process (all its threads), the children it has reaped, and every live
+ * descendant, except the subtrees rooted at `excluded` (another party's processes, e.g. test members forked by
+ * the benchmark that also hosts the server). The difference of two samples is what the tree used between them,
+ * as long as no excluded process is reaped in between (its CPU would then land in the reaped children's count).
+ */
+export function processTreeCpuSeconds(pid: number, excluded: ReadonlySet<number> = new Set()): number {
+  const own = processCpuSeconds(pid, true) ?? 0;
+  return childrenOf(pid)
+    .filter((child) => !excluded.has(child))
+    .reduce((total, child) => total + processTreeCpuSeconds(child, excluded), own);
+}
+
+/**
+ * Event-loop lag of this process from now until the returned stop(): how late a 10 ms timer fired (the
+ * histogram records whole intervals, so the resolution is taken off).
+ */
+export function watchEventLoopLag(): () => { p99Ms: number; maxMs: number } {
+  const resolutionMs = 10;
+  const histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+  histogram.enable();
+  return () => {
+    histogram.disable();
+    const lag = (ns: number): number => Math.max(0, ns / 1e6 - resolutionMs);
+    return { p99Ms: lag(histogram.percentile(99)), maxMs: lag(histogram.max) };
+  };
 }

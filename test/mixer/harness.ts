@@ -1,7 +1,5 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Mixer } from '../../mixer/mixer.js';
@@ -12,6 +10,7 @@ import { createLogger } from '../../src/log.js';
 import type { Member } from '../../src/domain.js';
 import { loadProfiles } from '../../src/profiles.js';
 import type { BrowserCommands, BrowserOptions } from './browsers.js';
+import { ForkedCommands } from './fleetRpc.js';
 import type { PALETTE } from './signals.js';
 
 export const CANVAS = { width: 640, height: 360 };
@@ -41,8 +40,6 @@ export function newMixerWorld(profilesFile = testProfilesFile(), silenceTimeoutM
   return { model, mixer, log };
 }
 
-type Result<K extends keyof BrowserCommands> = Awaited<ReturnType<BrowserCommands[K]>>;
-
 export interface JoinOptions {
   userId: number;
   colour: keyof typeof PALETTE;
@@ -55,44 +52,26 @@ export interface JoinOptions {
   video?: boolean;
 }
 
-/** Test browsers in a child process of their own (browsers.ts), driven from the test. */
-export class BrowserFleet {
-  private readonly child: ChildProcess;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+/**
+ * Admission by the model (as SIP does) and the mixer's answer to a member's offer; a failed leg leaves, as
+ * with SIP.
+ */
+export async function admit(world: Conferencing, options: Pick<JoinOptions, 'userId' | 'room' | 'profile'>, offer: string): Promise<{ member: Member; answer: string }> {
+  const room = options.room ?? 'r';
+  const member = await world.model.join({ devId: 0, room, userId: options.userId, profile: options.profile ?? 'grid' });
+  const leaveOnFailure = (): void => void world.model.leave(0, room, options.userId, 'media-failed');
+  return { member, answer: await world.mixer.join(member, offer, leaveOnFailure) };
+}
 
-  /**
-   * `niceness` lowers the scheduling priority of these browsers and their FFmpeg children: on a 2-core
-   * machine that stands in for "another machine" whose start-up should not steal the server's CPU.
-   */
+/** Test browsers in a child process of their own (browsers.ts), driven from the test. */
+export class BrowserFleet extends ForkedCommands<BrowserCommands> {
+  /** `niceness`: see ForkedCommands. */
   constructor(
     niceness = 0,
     private readonly canvas = CANVAS,
     private readonly fps = FPS,
   ) {
-    this.child = fork(fileURLToPath(new URL('./browsers.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    if (niceness) setPriority(this.child.pid!, niceness);
-    this.child.on('message', (message: { id: number; result?: unknown; error?: string }) => {
-      const waiter = this.pending.get(message.id);
-      this.pending.delete(message.id);
-      if (message.error !== undefined) waiter?.reject(new Error(message.error));
-      else waiter?.resolve(message.result);
-    });
-    this.child.on('exit', (code) => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`the browsers' process exited (${code})`));
-      this.pending.clear();
-    });
-  }
-
-  call<K extends keyof BrowserCommands>(command: K, ...args: Parameters<BrowserCommands[K]>): Promise<Result<K>> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.child.send({ id, command, args });
-    });
+    super(fileURLToPath(new URL('./browsers.ts', import.meta.url)), niceness);
   }
 
   /** The browser's own preparation (its offer), done before anything is measured on the server. */
@@ -110,24 +89,15 @@ export class BrowserFleet {
     });
   }
 
-  /** Admission by the model (as SIP does), the mixer's answer, then media; a failed leg leaves, as with SIP. */
+  /** Admission, the mixer's answer, then media; a failed leg leaves, as with SIP. */
   async connect(world: Conferencing, options: JoinOptions, offer: string): Promise<Member> {
-    const room = options.room ?? 'r';
-    const member = await world.model.join({ devId: 0, room, userId: options.userId, profile: options.profile ?? 'grid' });
-    const leaveOnFailure = (): void => void world.model.leave(0, room, options.userId, 'media-failed');
-    await this.call('answer', options.userId, await world.mixer.join(member, offer, leaveOnFailure));
+    const { member, answer } = await admit(world, options, offer);
+    await this.call('answer', options.userId, answer);
     return member;
   }
 
   async join(world: Conferencing, options: JoinOptions): Promise<Member> {
     return this.connect(world, options, await this.offer(options));
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = once(this.child, 'exit');
-    this.child.disconnect();
-    await exited;
   }
 }
 
