@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+// The test workers run mixers in process: the same thread pool as the server's (src/threadPool.ts).
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

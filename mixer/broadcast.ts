@@ -3,12 +3,12 @@ import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BroadcastOutputState, View } from '../src/domain.js';
-import { Compositor, type PictureSource } from './compositor.js';
+import { Compositor, type CanvasSink, type PictureSource } from './compositor.js';
+import { pictureBytes } from './frames.js';
 import { reportInternalError } from '../src/faults.js';
 import { SupervisedFfmpeg } from './ffmpeg.js';
 import { Fmp4Error } from './fmp4.js';
 import { LowLatencyHls } from './llHls.js';
-import { canvasInputArgs } from './pipeline.js';
 
 /** Where one room's broadcast goes (templates already filled in). */
 export interface BroadcastTargets {
@@ -80,7 +80,7 @@ export class Broadcast {
       ],
       stdio: video ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
       onStart: (child) => {
-        if (this.compositor) this.compositor.output = child.stdin as Writable;
+        if (this.compositor) this.compositor.sink = pipeSink(child.stdin as Writable, this.compositor);
         this.audio = (video ? child.stdio[3] : child.stdin) as Writable;
         this.audioStarted = false;
         // A new encoder's timestamps start again: LL-HLS begins anew too (a discontinuity, a new init
@@ -202,6 +202,22 @@ export class Broadcast {
 }
 
 /** H.264 for players: a keyframe a second, so segments of 1 s can start on one. */
+/** FFmpeg's input of raw canvases from the compositor. */
+function canvasInputArgs(view: View): string[] {
+  return ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${view.canvas.width}x${view.canvas.height}`, '-r', String(view.fps), '-i', 'pipe:0'];
+}
+
+/** Canvases into an encoder's stdin, as long as no more than the compositor's backlog waits in the pipe. */
+function pipeSink(stdin: Writable, compositor: Compositor): CanvasSink {
+  const limit = compositor.backlog * pictureBytes(compositor.view.canvas);
+  return {
+    get ready() {
+      return stdin.writableLength < limit;
+    },
+    write: (canvas) => void stdin.write(canvas),
+  };
+}
+
 function h264Args(view: View): string[] {
   const gop = String(view.fps);
   return [

@@ -34,63 +34,35 @@ export function fillRect(canvas: Buffer, size: CanvasSize, rect: Rect, colour: Y
   }
 }
 
-/** Source column/row for each destination column/row: scale to cover the tile, centre-crop the rest. */
-const sampleMaps = new Map<string, { columns: Int32Array; rows: Int32Array }>();
-
-function sampleMap(source: CanvasSize, width: number, height: number): { columns: Int32Array; rows: Int32Array } {
-  const key = `${source.width}x${source.height}>${width}x${height}`;
-  let map = sampleMaps.get(key);
-  if (!map) {
-    const scale = Math.max(width / source.width, height / source.height);
-    const cropX = (source.width - width / scale) / 2;
-    const cropY = (source.height - height / scale) / 2;
-    const columns = Int32Array.from({ length: width }, (_, x) => Math.min(source.width - 1, Math.floor(cropX + (x + 0.5) / scale)));
-    const rows = Int32Array.from({ length: height }, (_, y) => Math.min(source.height - 1, Math.floor(cropY + (y + 0.5) / scale)));
-    if (sampleMaps.size > 256) sampleMaps.clear();
-    map = { columns, rows };
-    sampleMaps.set(key, map);
-  }
-  return map;
-}
-
 /**
- * Draws a picture into a tile. Decoders deliver pictures at tile size, so the usual path copies rows;
- * a picture of another size (a layout just changed) is scaled nearest-neighbour, cropped to fill.
+ * Draws a picture into a tile by copying rows. Decoders scale each picture to its tile's size; a picture of
+ * another size (a layout changed a moment ago) is centred, cropped where larger and framed where smaller,
+ * until the decoder's next picture fits.
  */
 export function drawPicture(canvas: Buffer, size: CanvasSize, rect: Rect, picture: Picture): void {
-  const uOffset = size.width * size.height;
-  const vOffset = uOffset + uOffset / 4;
+  const width = Math.min(rect.width, picture.width);
+  const height = Math.min(rect.height, picture.height);
+  if (width < rect.width || height < rect.height) fillRect(canvas, size, rect, BLACK);
+  const to = { x: rect.x + even((rect.width - width) / 2), y: rect.y + even((rect.height - height) / 2) };
+  const from = { x: even((picture.width - width) / 2), y: even((picture.height - height) / 2) };
   const source = picture.data;
-  const sourceU = picture.width * picture.height;
-  const sourceV = sourceU + sourceU / 4;
-  if (picture.width === rect.width && picture.height === rect.height) {
-    for (let row = 0; row < rect.height; row++) {
-      source.copy(canvas, (rect.y + row) * size.width + rect.x, row * rect.width, (row + 1) * rect.width);
-    }
-    const half = rect.width / 2;
-    for (let row = 0; row < rect.height / 2; row++) {
-      const target = (rect.y / 2 + row) * (size.width / 2) + rect.x / 2;
-      source.copy(canvas, uOffset + target, sourceU + row * half, sourceU + (row + 1) * half);
-      source.copy(canvas, vOffset + target, sourceV + row * half, sourceV + (row + 1) * half);
-    }
-    return;
+  for (let row = 0; row < height; row++) {
+    const start = (from.y + row) * picture.width + from.x;
+    source.copy(canvas, (to.y + row) * size.width + to.x, start, start + width);
   }
-  const luma = sampleMap(picture, rect.width, rect.height);
-  for (let row = 0; row < rect.height; row++) {
-    const from = luma.rows[row]! * picture.width;
-    const to = (rect.y + row) * size.width + rect.x;
-    for (let x = 0; x < rect.width; x++) canvas[to + x] = source[from + luma.columns[x]!]!;
-  }
-  const chroma = sampleMap({ width: picture.width / 2, height: picture.height / 2 }, rect.width / 2, rect.height / 2);
-  for (let row = 0; row < rect.height / 2; row++) {
-    const from = chroma.rows[row]! * (picture.width / 2);
-    const to = (rect.y / 2 + row) * (size.width / 2) + rect.x / 2;
-    for (let x = 0; x < rect.width / 2; x++) {
-      canvas[uOffset + to + x] = source[sourceU + from + chroma.columns[x]!]!;
-      canvas[vOffset + to + x] = source[sourceV + from + chroma.columns[x]!]!;
+  const planes = [
+    { target: size.width * size.height, source: picture.width * picture.height },
+    { target: (size.width * size.height * 5) / 4, source: (picture.width * picture.height * 5) / 4 },
+  ];
+  for (const plane of planes) {
+    for (let row = 0; row < height / 2; row++) {
+      const start = plane.source + (from.y / 2 + row) * (picture.width / 2) + from.x / 2;
+      source.copy(canvas, plane.target + (to.y / 2 + row) * (size.width / 2) + to.x / 2, start, start + width / 2);
     }
   }
 }
+
+const even = (value: number): number => Math.floor(value / 2) * 2;
 
 /** 3x5 bitmaps of the digits, one string of 15 cells each. */
 const DIGITS = [

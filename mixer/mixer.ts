@@ -29,6 +29,9 @@ export interface MixerStats {
   rooms: number;
   members: number;
   videoEncoders: number;
+  videoDecoders: number;
+  decodersStarted: number;
+  framesEncoded: number;
   audioMixes: number;
   framesRendered: number;
   framesDropped: number;
@@ -142,6 +145,9 @@ export class Mixer implements MediaEngine {
       rooms: perRoom.length,
       members: sum((s) => s.members),
       videoEncoders: sum((s) => s.videoEncoders),
+      videoDecoders: sum((s) => s.videoDecoders),
+      decodersStarted: sum((s) => s.decodersStarted),
+      framesEncoded: sum((s) => s.framesEncoded),
       audioMixes: sum((s) => s.audioMixes),
       framesRendered: sum((s) => s.framesRendered),
       framesDropped: sum((s) => s.framesDropped),
@@ -150,14 +156,15 @@ export class Mixer implements MediaEngine {
   }
 
   /**
-   * CPU seconds used by each live room's FFmpeg processes (decoders and encoders) since the room began.
+   * CPU seconds used by each live room's FFmpeg processes (its broadcast's encoder and outputs) since the
+   * room began; decoding, composing and encoding for members happen in this process.
    * Sampled on demand (by /metrics); a process that died between two samples loses its last interval.
    */
   cpuSecondsByRoom(): Map<string, number> {
     const seen = new Map<number, number>();
     for (const [key, pids] of this.ffmpegPids()) {
       let total = this.roomCpu.get(key) ?? 0;
-      for (const pid of [...pids.encoders, ...pids.decoders]) {
+      for (const pid of pids) {
         const now = processCpuSeconds(pid);
         if (now === undefined) continue;
         total += now - (this.lastCpuOfPid.get(pid) ?? 0);
@@ -172,7 +179,7 @@ export class Mixer implements MediaEngine {
   }
 
   /** FFmpeg process ids per room, for CPU accounting. */
-  ffmpegPids(): Map<string, { encoders: number[]; decoders: number[] }> {
+  ffmpegPids(): Map<string, number[]> {
     return new Map([...this.rooms].map(([key, { room }]) => [key, room.ffmpegPids()]));
   }
 

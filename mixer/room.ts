@@ -2,45 +2,23 @@ import type { Logger } from 'pino';
 import type { CanvasSize, Member, Profile, UserId, VideoCodec, View } from '../src/domain.js';
 import { RoomAudio } from './audio.js';
 import { Broadcast, type BroadcastTargets, type OutputState } from './broadcast.js';
-import type { LowLatencyHls } from './llHls.js';
-import { VideoDecoder } from './decoder.js';
+import { ViewStreams, type Wanted } from './encoders/viewStreams.js';
 import type { Picture } from './frames.js';
+import { MemberVideo } from './inbound/memberVideo.js';
 import { tileRects } from './layout.js';
-import { OutboundVideo } from './outbound.js';
+import type { LowLatencyHls } from './llHls.js';
+import { SubscriberVideo } from './outbound/subscriberVideo.js';
 import { answerOffer, type MediaNetwork, type MemberPeer } from './peer.js';
-import { ViewPipeline } from './pipeline.js';
-import { H264Depacketizer, Vp8Depacketizer } from './rtp/depacketizer.js';
 import type { RtpFields } from './rtp/packet.js';
-import { ReorderBuffer } from './rtp/reorder.js';
-import { viewFor, viewKey } from './views.js';
-
-/** A member whose picture is older than this is shown as their placeholder. */
-const STALLED_MS = 3000;
-/** Keyframe requests to one browser, at most one per this many ms. */
-const KEYFRAME_REQUEST_INTERVAL_MS = 500;
-/** Encoder restarts for a subscriber's keyframe request, at most one per view per this many ms. */
-const ENCODER_RESTART_INTERVAL_MS = 1000;
-const DEFAULT_TILE: CanvasSize = { width: 640, height: 360 };
-const DECODER_RESIZE_DELAY_MS = 500;
-const DECODER_RESIZE_SPACING_MS = 200;
-/** A member's decoder changes codec at most once per this many ms: a browser flipping codecs must not spawn one per packet. */
-const CODEC_CHANGE_INTERVAL_MS = 2000;
-
-interface Incoming {
-  codec: VideoCodec;
-  startedAt: number;
-  reorder: ReorderBuffer;
-  decoder: VideoDecoder;
-}
+import { viewFor } from './views.js';
 
 interface Participant {
   member: Member;
   peer: MemberPeer;
-  outbound: OutboundVideo | undefined;
-  incoming: Incoming | undefined;
-  picture: Picture | undefined;
-  pictureAt: number;
-  keyframeRequestedAt: number;
+  /** What the member sends, decoded (not for viewers, nor in audio-only rooms). */
+  video: MemberVideo | undefined;
+  /** What the member is sent (not in audio-only rooms). */
+  subscriber: SubscriberVideo | undefined;
 }
 
 export interface RoomEvents {
@@ -51,8 +29,14 @@ export interface RoomStats {
   /** The state of each broadcast output (empty without a broadcast). */
   broadcast: OutputState[];
   members: number;
-  /** Video encoders running: one per distinct view, plus any being replaced. */
+  /** Video encoders running: one per distinct view, and the broadcast's. */
   videoEncoders: number;
+  /** Members whose video is being decoded now. */
+  videoDecoders: number;
+  /** Decoders started since the room began (a codec change starts another). */
+  decodersStarted: number;
+  /** Frames the view streams' encoders produced (the broadcast's are not counted: its FFmpeg encodes). */
+  framesEncoded: number;
   /** Distinct audio mixes being encoded. */
   audioMixes: number;
   framesRendered: number;
@@ -60,19 +44,18 @@ export interface RoomStats {
 }
 
 /**
- * One conference's media: every member's WebRTC leg and decoder, one pipeline per distinct view, and
- * the audio mix. Changes (joins, leaves, controls, speaker) run one at a time, in order.
+ * One conference's media and who is in it: every member's WebRTC leg, what they send (decoded) and what
+ * they are sent (a view stream), and the audio mix. Changes (joins, leaves, controls, speaker) run one at a
+ * time, in order.
  */
 export class Room {
   private readonly participants = new Map<UserId, Participant>();
-  private readonly pipelines = new Map<string, ViewPipeline>();
-  /** Pipelines replaced by a newer one for the same view, serving until their subscribers have switched. */
-  private readonly retiring = new Set<ViewPipeline>();
-  private readonly restartedAt = new Map<string, number>();
+  private readonly streams: ViewStreams;
   private readonly audio: RoomAudio;
   private queue: Promise<unknown> = Promise.resolve();
-  private resizeTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Decoders of members who left, for decodersStarted. */
+  private decodersOfFormerMembers = 0;
 
   /** The room's broadcast (RTMP, HLS, recording), started with the first member when the room has one. */
   private broadcast: Broadcast | undefined;
@@ -86,9 +69,10 @@ export class Room {
     private readonly events: RoomEvents,
     private broadcastTargets: BroadcastTargets | null = null,
   ) {
+    this.streams = new ViewStreams((userId, size) => this.pictureOf(userId, size), log);
     this.audio = new RoomAudio({
       onTalking: (userId, talking) => events.onTalking(userId, talking),
-      onSpeaker: () => void this.serialize(() => this.refreshViews()),
+      onSpeaker: () => void this.serialize(async () => this.refreshViews()),
     });
   }
 
@@ -97,12 +81,14 @@ export class Room {
   }
 
   stats(): RoomStats {
-    const composed: { framesRendered: number; framesDropped: number }[] = [...this.pipelines.values(), ...this.retiring];
+    const composed: { framesRendered: number; framesDropped: number }[] = [...this.streams.all];
     if (this.broadcast?.hasVideo) composed.push(this.broadcast);
     return {
       members: this.participants.size,
-      // The broadcast's encoder is one more view (when it has pictures).
       videoEncoders: composed.length,
+      videoDecoders: [...this.participants.values()].filter((p) => p.video?.decoding).length,
+      decodersStarted: this.decodersOfFormerMembers + [...this.participants.values()].reduce((sum, p) => sum + (p.video?.decodersStarted ?? 0), 0),
+      framesEncoded: [...this.streams.all].reduce((sum, stream) => sum + stream.framesEncoded, 0),
       audioMixes: this.audio.encoderCount,
       framesRendered: composed.reduce((sum, p) => sum + p.framesRendered, 0),
       framesDropped: composed.reduce((sum, p) => sum + p.framesDropped, 0),
@@ -110,13 +96,9 @@ export class Room {
     };
   }
 
-  /** Process ids of this room's FFmpeg children (for CPU accounting and tests). */
-  ffmpegPids(): { encoders: number[]; decoders: number[] } {
-    const defined = (pids: (number | undefined)[]): number[] => pids.filter((pid): pid is number => pid !== undefined);
-    return {
-      encoders: defined([...[...this.pipelines.values(), ...this.retiring].map((p) => p.encoderPid), this.broadcast?.encoderPid, ...(this.broadcast?.outputPids() ?? [])]),
-      decoders: defined([...this.participants.values()].map((p) => p.incoming?.decoder.pid)),
-    };
+  /** Process ids of this room's FFmpeg children: the broadcast's encoder and outputs (for CPU accounting and tests). */
+  ffmpegPids(): number[] {
+    return [this.broadcast?.encoderPid, ...(this.broadcast?.outputPids() ?? [])].filter((pid): pid is number => pid !== undefined);
   }
 
   /** `onFailed`: this leg failed (see PeerHandlers.onFailed); a leg replaced or removed here never calls it. */
@@ -131,28 +113,32 @@ export class Room {
         handlers: {
           onVideo: (packet, codec) => this.receiveVideo(userId, packet, codec),
           onAudio: (payload) => this.audio.receive(userId, payload),
-          onKeyframeRequest: () => void this.serialize(() => this.restartViewOf(userId)),
+          onKeyframeRequest: () => this.participants.get(userId)?.subscriber?.requestKeyframe(),
           onFailed: () => {
             this.log.warn({ userId }, 'media connection failed');
             onFailed();
           },
         },
       });
-      const participant: Participant = { member, peer, outbound: undefined, incoming: undefined, picture: undefined, pictureAt: 0, keyframeRequestedAt: 0 };
-      if (peer.videoOut && this.profile.media === 'video') {
-        participant.outbound = new OutboundVideo(peer.videoOut, (from) => this.retireIfUnused(from));
-      }
+      const video = this.profile.media === 'video';
+      const participant: Participant = {
+        member,
+        peer,
+        // A viewer's answer was sendonly; whatever it sends anyway is not decoded.
+        video: video && !member.viewerOnly ? new MemberVideo(this.log.child({ userId }), () => peer.requestKeyframe()) : undefined,
+        subscriber: video && peer.videoOut ? new SubscriberVideo(peer.videoOut) : undefined,
+      };
       this.participants.set(userId, participant);
       this.audio.add(userId, peer.audioOut, audioControls(member));
       this.startBroadcast();
-      await this.refreshViews();
+      this.refreshViews();
       return peer.answer;
     });
   }
 
   leave(userId: UserId): Promise<void> {
     return this.serialize(async () => {
-      if (await this.removeParticipant(userId)) await this.refreshViews();
+      if (await this.removeParticipant(userId)) this.refreshViews();
     });
   }
 
@@ -163,21 +149,18 @@ export class Room {
       if (!participant) return;
       participant.member = member;
       this.audio.setControls(member.userId, audioControls(member));
-      await this.refreshViews();
+      this.refreshViews();
     });
   }
 
   async close(): Promise<void> {
     await this.serialize(async () => {
       this.closed = true;
-      clearTimeout(this.resizeTimer);
       this.audio.broadcastTap = undefined;
       await this.broadcast?.close();
       this.endLowLatencyHls();
       for (const userId of [...this.participants.keys()]) await this.removeParticipant(userId);
-      await Promise.all([...this.pipelines.values(), ...this.retiring].map((pipeline) => pipeline.close()));
-      this.pipelines.clear();
-      this.retiring.clear();
+      await this.streams.close();
       this.audio.close();
     });
   }
@@ -192,102 +175,52 @@ export class Room {
     const participant = this.participants.get(userId);
     if (!participant) return false;
     this.participants.delete(userId);
-    participant.outbound?.detach();
-    participant.incoming?.reorder.close();
+    participant.subscriber?.detach();
+    this.decodersOfFormerMembers += participant.video?.decodersStarted ?? 0;
     this.audio.remove(userId);
-    await Promise.all([participant.incoming?.decoder.close(), participant.peer.close()]);
+    await Promise.all([participant.video?.close(), participant.peer.close()]);
     return true;
   }
 
   private receiveVideo(userId: UserId, packet: RtpFields, codec: VideoCodec): void {
+    this.participants.get(userId)?.video?.receive(packet, codec);
+  }
+
+  /** What a view draws for a member: their latest picture at the tile's size, or undefined for the placeholder. */
+  private pictureOf(userId: UserId, size: CanvasSize): Picture | undefined {
     const participant = this.participants.get(userId);
-    // A viewer's answer was sendonly; whatever it sends anyway is not decoded.
-    if (!participant || participant.member.viewerOnly || this.profile.media !== 'video') return;
-    let incoming = participant.incoming;
-    if (incoming?.codec !== codec) {
-      if (incoming && performance.now() - incoming.startedAt < CODEC_CHANGE_INTERVAL_MS) return;
-      incoming?.reorder.close();
-      void incoming?.decoder.close();
-      incoming = participant.incoming = this.startIncoming(participant, codec);
-    }
-    incoming.reorder.push(packet);
-  }
-
-  private startIncoming(participant: Participant, codec: VideoCodec): Incoming {
-    const userId = participant.member.userId;
-    const depacketizer = codec === 'VP8' ? new Vp8Depacketizer() : new H264Depacketizer();
-    const decoder = new VideoDecoder({
-      name: `decoder ${this.profile.name}/${userId}`,
-      codec,
-      size: this.tileSizeOf(userId) ?? DEFAULT_TILE,
-      log: this.log,
-      onPicture: (picture) => {
-        participant.picture = picture;
-        participant.pictureAt = performance.now();
-      },
-      onNeedKeyframe: () => this.requestKeyframe(participant, true),
-    });
-    const reorder = new ReorderBuffer(
-      (packet) => {
-        const frame = depacketizer.push(packet);
-        if (frame) decoder.write(frame);
-        else if (depacketizer.needsKeyframe && packet.marker) this.requestKeyframe(participant, false);
-      },
-      () => {
-        depacketizer.lost();
-        this.requestKeyframe(participant, false);
-      },
-    );
-    return { codec, startedAt: performance.now(), reorder, decoder };
-  }
-
-  /** Asks the member's browser for a keyframe, rate-limited unless a decoder just started. */
-  private requestKeyframe(participant: Participant, force: boolean): void {
-    const now = performance.now();
-    if (!force && now - participant.keyframeRequestedAt < KEYFRAME_REQUEST_INTERVAL_MS) return;
-    participant.keyframeRequestedAt = now;
-    participant.peer.requestKeyframe();
-  }
-
-  /** What a pipeline draws for a member: their latest picture, or undefined for the placeholder. */
-  private pictureOf(userId: UserId): Picture | undefined {
-    const participant = this.participants.get(userId);
-    if (!participant?.picture || !participant.member.controls.video) return undefined;
-    return performance.now() - participant.pictureAt < STALLED_MS ? participant.picture : undefined;
+    if (!participant?.member.controls.video) return undefined;
+    return participant.video?.picture(size);
   }
 
   /**
-   * Recomputes every subscriber's view. Subscribers move to the pipeline of their new view at its first
-   * keyframe (make-before-break); pipelines nobody follows any more are stopped.
+   * Recomputes every subscriber's view and maps the views onto view streams; then tells each member's
+   * decoder the sizes it is drawn at.
    */
-  private async refreshViews(): Promise<void> {
+  private refreshViews(): void {
     if (this.closed) return;
     const members = [...this.participants.values()].map((p) => p.member);
     const speakers = this.audio.speakerState;
-    if (this.broadcast?.hasVideo && members.length > 0) this.broadcast.setView(this.broadcastView(members));
-    const wanted = new Set<string>();
-    for (const participant of this.participants.values()) {
-      if (!participant.outbound) continue;
-      const codec = participant.peer.videoCodec ?? this.profile.codec;
+    const broadcastView = this.broadcast?.hasVideo && members.length > 0 ? this.broadcastView(members) : undefined;
+    if (broadcastView) this.broadcast!.setView(broadcastView);
+    const wanted: Wanted[] = [];
+    for (const { member, peer, subscriber } of this.participants.values()) {
+      if (!subscriber) continue;
+      const codec = peer.videoCodec ?? this.profile.codec;
       // Viewer-only members watch what the broadcast shows.
-      const profile = participant.member.viewerOnly ? { ...this.profile, layout: this.profile.broadcast.layout } : this.profile;
-      const view = viewFor(participant.member, members, speakers, { ...profile, codec });
-      const key = viewKey(view);
-      wanted.add(key);
-      let pipeline = this.pipelines.get(key);
-      if (!pipeline) {
-        pipeline = await ViewPipeline.start(view, key, (userId) => this.pictureOf(userId), this.log);
-        this.pipelines.set(key, pipeline);
+      const profile = member.viewerOnly ? { ...this.profile, layout: this.profile.broadcast.layout } : this.profile;
+      wanted.push({ subscriber, view: viewFor(member, members, speakers, { ...profile, codec }) });
+    }
+    this.streams.assign(wanted);
+    for (const { member, video } of this.participants.values()) {
+      const sizes = this.streams.tileSizesOf(member.userId);
+      const index = broadcastView?.visible.indexOf(member.userId) ?? -1;
+      if (broadcastView && index >= 0) {
+        const { width, height } = tileRects(broadcastView.layout, broadcastView.visible.length, broadcastView.canvas)[index]!;
+        if (!sizes.some((size) => size.width === width && size.height === height)) sizes.push({ width, height });
       }
-      participant.outbound.follow(pipeline);
+      video?.setSizes(sizes);
     }
-    for (const [key, pipeline] of this.pipelines) {
-      if (wanted.has(key)) continue;
-      this.pipelines.delete(key);
-      this.retiring.add(pipeline);
-      this.retireIfUnused(pipeline);
-    }
-    this.scheduleDecoderResize();
   }
 
   /** The broadcast's view: its layout over everyone who sends, as nobody in particular sees it. */
@@ -325,66 +258,11 @@ export class Room {
     if (this.broadcast || !this.broadcastTargets) return;
     const members = [...this.participants.values()].map((p) => p.member);
     // An audio-only room broadcasts its sound alone.
-    const video = this.profile.media === 'video' ? { view: this.broadcastView(members), pictures: (userId: UserId) => this.pictureOf(userId) } : null;
+    const video = this.profile.media === 'video' ? { view: this.broadcastView(members), pictures: (userId: UserId, size: CanvasSize) => this.pictureOf(userId, size) } : null;
     const broadcast = new Broadcast(video, this.broadcastTargets, this.log, this.lowLatency);
     this.broadcast = broadcast;
     this.lowLatency = broadcast.lowLatencyHls;
     this.audio.broadcastTap = (samples) => broadcast.writeAudio(samples);
-  }
-
-  /** A subscriber asked for a keyframe: replace its view's encoder (an encoder starts with one). */
-  private async restartViewOf(userId: UserId): Promise<void> {
-    const pipeline = this.participants.get(userId)?.outbound?.pipeline;
-    if (!pipeline || this.pipelines.get(pipeline.key) !== pipeline) return;
-    const now = performance.now();
-    if (now - (this.restartedAt.get(pipeline.key) ?? -Infinity) < ENCODER_RESTART_INTERVAL_MS) return;
-    this.restartedAt.set(pipeline.key, now);
-    const fresh = await ViewPipeline.start(pipeline.view, pipeline.key, (id) => this.pictureOf(id), this.log);
-    this.pipelines.set(pipeline.key, fresh);
-    this.retiring.add(pipeline);
-    for (const participant of this.participants.values()) {
-      if (participant.outbound?.pipeline === pipeline) participant.outbound.follow(fresh);
-    }
-    this.retireIfUnused(pipeline);
-  }
-
-  /** Stops a replaced pipeline once no subscriber follows it. */
-  private retireIfUnused(pipeline: ViewPipeline | undefined): void {
-    if (!pipeline || !this.retiring.has(pipeline) || pipeline.sinks.size > 0) return;
-    this.retiring.delete(pipeline);
-    void pipeline.close();
-  }
-
-  /**
-   * Each decoder outputs the largest tile its member has in any view, so compositing only copies rows.
-   * Restarting a decoder costs a process spawn and a keyframe, so after a layout change the decoders are
-   * resized a little later, one at a time (the compositor scales in the meantime).
-   */
-  private scheduleDecoderResize(): void {
-    clearTimeout(this.resizeTimer);
-    const next = (): void => {
-      if (this.closed) return;
-      for (const participant of this.participants.values()) {
-        const size = this.tileSizeOf(participant.member.userId);
-        const decoder = participant.incoming?.decoder;
-        if (!size || !decoder || (decoder.size.width === size.width && decoder.size.height === size.height)) continue;
-        void decoder.resize(size);
-        this.resizeTimer = setTimeout(next, DECODER_RESIZE_SPACING_MS);
-        return;
-      }
-    };
-    this.resizeTimer = setTimeout(next, DECODER_RESIZE_DELAY_MS);
-  }
-
-  private tileSizeOf(userId: UserId): CanvasSize | undefined {
-    let best: CanvasSize | undefined;
-    for (const { view } of this.pipelines.values()) {
-      const index = view.visible.indexOf(userId);
-      if (index < 0) continue;
-      const rect = tileRects(view.layout, view.visible.length, view.canvas)[index]!;
-      if (!best || rect.width * rect.height > best.width * best.height) best = { width: rect.width, height: rect.height };
-    }
-    return best;
   }
 }
 

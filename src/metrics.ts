@@ -246,14 +246,15 @@ export class Metrics {
     };
     stat('cometmcu_media_rooms', 'Conferences with media running', (s) => s.rooms);
     stat('cometmcu_media_members', 'Members with a WebRTC leg', (s) => s.members);
-    stat('cometmcu_video_encoders', 'Video encoders running (one per distinct view)', (s) => s.videoEncoders);
+    stat('cometmcu_video_encoders', 'Video encoders running (one per distinct view, and each broadcast\'s)', (s) => s.videoEncoders);
+    stat('cometmcu_video_decoders', 'Members whose video is being decoded', (s) => s.videoDecoders);
     stat('cometmcu_audio_mixes', 'Audio mixes being encoded (one per distinct mix)', (s) => s.audioMixes);
     stat('cometmcu_video_frames_rendered', 'Canvases composed by the rooms running now', (s) => s.framesRendered);
     stat('cometmcu_video_frames_dropped', 'Canvases skipped because an encoder was behind, in the rooms running now', (s) => s.framesDropped);
     const roomLabels = this.roomLabels;
     new Gauge({
       name: 'cometmcu_conference_ffmpeg_cpu_seconds',
-      help: 'CPU seconds used by the live conferences\' FFmpeg decoders and encoders since each began, by room with metrics_rooms',
+      help: 'CPU seconds used by the live conferences\' FFmpeg children (broadcast encoders and outputs) since each began, by room with metrics_rooms',
       labelNames: roomLabels ? ['room'] : [],
       registers,
       collect() {

@@ -6,6 +6,7 @@ import {
 import type { Logger } from 'pino';
 import type { CanvasSize, VideoCodec, View } from '../../src/domain.js';
 import { SampledLog } from '../../src/log.js';
+import '../ffmpegLibraries.js';
 
 /** One encoded picture: a VP8 frame, or an H.264 access unit in Annex B (with SPS and PPS before every IDR). */
 export interface EncodedVideoFrame {

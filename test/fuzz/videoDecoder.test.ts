@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
@@ -11,6 +7,7 @@ import type { CanvasSize, VideoCodec } from '../../src/domain.js';
 import { VideoDecoder } from '../../mixer/inbound/videoDecoder.js';
 import type { EncodedFrame } from '../../mixer/rtp/depacketizer.js';
 import { MAX_FRAME_BYTES } from '../../mixer/rtp/depacketizer.js';
+import { encodeClip } from '../helpers/videoClips.js';
 import { PALETTE, yuvOf } from '../mixer/signals.js';
 import { fuzz, fuzzTimeoutMs } from './fuzz.js';
 
@@ -30,37 +27,8 @@ const SIZES: CanvasSize[] = [SQUARE, { width: 320, height: 180 }];
 
 /** 8 frames of each source in each codec, a keyframe every 4 (each H.264 one with its SPS and PPS, as browsers send them). */
 function realClips(): Record<VideoCodec, EncodedFrame[][]> {
-  const dir = mkdtempSync(join(tmpdir(), 'cometmcu-decoder-fuzz-'));
-  try {
-    const clip = (codec: VideoCodec, source: string): EncodedFrame[] => {
-      const file = join(dir, codec === 'VP8' ? 'clip.ivf' : 'clip.h264');
-      // Single-threaded, not realtime: the same bytes every run, so a kept regression replays the same frames.
-      const encoder = codec === 'VP8' ? ['-c:v', 'libvpx', '-deadline', 'good', '-cpu-used', '4'] : ['-c:v', 'libx264', '-preset', 'ultrafast', '-x264-params', 'aud=1:repeat-headers=1', '-f', 'h264'];
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', source, '-frames:v', '8', '-g', '4', '-threads', '1', '-pix_fmt', 'yuv420p', ...encoder, file]);
-      const bytes = readFileSync(file);
-      return codec === 'VP8' ? ivfFrames(bytes) : accessUnits(bytes);
-    };
-    return { VP8: SOURCES.map((source) => clip('VP8', source)), H264: SOURCES.map((source) => clip('H264', source)) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function ivfFrames(file: Buffer): EncodedFrame[] {
-  const frames: EncodedFrame[] = [];
-  for (let offset = 32; offset + 12 <= file.length; offset += 12 + file.readUInt32LE(offset)) {
-    const data = file.subarray(offset + 12, offset + 12 + file.readUInt32LE(offset));
-    frames.push({ data, keyframe: (data[0]! & 1) === 0, timestamp: frames.length * 6000 });
-  }
-  return frames;
-}
-
-/** Annex B cut at each access unit delimiter; with -g 4, every 4th is an IDR. */
-function accessUnits(stream: Buffer): EncodedFrame[] {
-  const delimiter = Buffer.from([0, 0, 1, 9]);
-  const starts: number[] = [];
-  for (let at = stream.indexOf(delimiter); at >= 0; at = stream.indexOf(delimiter, at + 4)) starts.push(at);
-  return starts.map((start, index) => ({ data: stream.subarray(start, starts[index + 1] ?? stream.length), keyframe: index % 4 === 0, timestamp: index * 6000 }));
+  const clips = (codec: VideoCodec): EncodedFrame[][] => SOURCES.map((source) => encodeClip(codec, source, { frames: 8, gop: 4, extra: ['-pix_fmt', 'yuv420p'] }));
+  return { VP8: clips('VP8'), H264: clips('H264') };
 }
 
 const CLIPS = realClips();

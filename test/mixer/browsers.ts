@@ -8,12 +8,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import opus from '@discordjs/opus';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type RTCRtpTransceiver } from 'werift';
-import { VideoDecoder } from '../../mixer/decoder.js';
 import type { Picture } from '../../mixer/frames.js';
 import { tileRects } from '../../mixer/layout.js';
 import { rtpFieldsOf } from '../../mixer/peer.js';
 import { H264Depacketizer, Vp8Depacketizer } from '../../mixer/rtp/depacketizer.js';
 import { ReorderBuffer } from '../../mixer/rtp/reorder.js';
+import { VideoDecoder } from '../../mixer/inbound/videoDecoder.js';
+import { hostileVideoFrames } from './hostileVideo.js';
 import type { CanvasSize, LayoutName, VideoCodec } from '../../src/domain.js';
 import { createLogger } from '../../src/log.js';
 import { nearestName, PALETTE, tonePower, yuvOf } from './signals.js';
@@ -143,19 +144,21 @@ class Browser {
   private startDecoding(codec: VideoCodec, askKeyframe: () => void): ReorderBuffer {
     this.receivedCodec = codec;
     const depacketizer = codec === 'VP8' ? new Vp8Depacketizer() : new H264Depacketizer();
-    this.decoder = new VideoDecoder({
-      name: `browser ${this.options.userId}`,
+    const canvas = this.options.canvas;
+    const decoder = (this.decoder = new VideoDecoder({
       codec,
-      size: this.options.canvas,
       log,
-      onPicture: (picture) => {
+      onPicture: () => {
+        const picture = decoder.picture(canvas);
+        if (!picture) return;
         this.latest = { ...picture, data: Buffer.from(picture.data) };
         this.pictureTimes.push(Date.now());
         if (this.pictureTimes.length > 2000) this.pictureTimes.shift();
         this.noteWatchedTile();
       },
       onNeedKeyframe: () => undefined,
-    });
+    }));
+    decoder.setSizes([canvas]);
     return new ReorderBuffer(
       (packet) => {
         const frame = depacketizer.push(packet);
@@ -213,6 +216,31 @@ class Browser {
     this.flipping?.stop();
     this.replay = this.flipping = undefined;
     for (const socket of this.sockets.splice(0)) socket.close();
+  }
+
+  /**
+   * A hostile camera: instead of its picture it sends `count` broken frames (random bytes, truncated and
+   * bit-flipped frames), the first half as VP8 and the rest as H.264, then its camera comes back.
+   */
+  async sendHostileVideo(count: number): Promise<void> {
+    const transceiver = this.videoTransceiver;
+    if (!transceiver) return;
+    this.stopSource();
+    const codecs = { VP8: 'video/vp8', H264: 'video/h264' } as const;
+    let sequence = 0;
+    let sent = 0;
+    for (const { codec, packets } of hostileVideoFrames(count)) {
+      const parameters = transceiver.codecs.find((c) => c.mimeType.toLowerCase() === codecs[codec])!;
+      if (transceiver.sender.codec !== parameters) transceiver.sender.codec = parameters;
+      for (const packet of packets) {
+        packet.writeUInt16BE(sequence++ & 0xffff, 2);
+        this.videoTrack.writeRtp(packet);
+      }
+      // A camera's pace, more or less: a few hundred frames a second, without starving this process.
+      if (++sent % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    transceiver.sender.codec = transceiver.codecs.find((c) => c.mimeType.toLowerCase() === codecs.VP8)!;
+    await this.startSource();
   }
 
   /** A hostile camera: its packets go out labelled VP8 and H.264 in turn for `ms`, then VP8 again. */
@@ -308,6 +336,7 @@ const commands = {
   receivedCodec: (userId: number) => get(userId).receivedCodec ?? null,
   watchTile: (userId: number, layout: LayoutName, count: number, index: number) => get(userId).watchTile(layout, count, index),
   flipCodecs: (userId: number, ms: number) => get(userId).flipCodecs(ms),
+  sendHostileVideo: (userId: number, count: number) => get(userId).sendHostileVideo(count),
   /** For each flip of `flipper` in the window, ms until `probe`'s watched tile showed the new colour. */
   flipLatencies: (flipper: number, probe: number, from: number, to: number) => {
     const changes = get(probe).tileChanges;

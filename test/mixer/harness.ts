@@ -106,7 +106,7 @@ export class BrowserFleet extends ForkedCommands<BrowserCommands> {
  * mix (pipe:3). undefined while it is being restarted.
  */
 export function broadcastEncoderPid(mixer: Mixer): number | undefined {
-  return [...mixer.ffmpegPids().values()][0]?.encoders.find((pid) => {
+  return [...mixer.ffmpegPids().values()][0]?.find((pid) => {
     const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     return args.includes('libx264') && args.includes('pipe:3');
   });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import type { CanvasSize, VideoCodec } from '../../src/domain.js';
 import { VideoDecoder } from '../../mixer/inbound/videoDecoder.js';
 import { pictureBytes } from '../../mixer/frames.js';
 import type { EncodedFrame } from '../../mixer/rtp/depacketizer.js';
+import { clipEncoderArgs, clipFrames } from '../helpers/videoClips.js';
 
 /**
  * The in-process decoder against the FFmpeg CLI: the same clips decoded, cropped and scaled by both (the CLI with
@@ -32,39 +33,8 @@ interface Clip {
 async function encode(codec: VideoCodec, source: string, frames: number, pixelFormat = 'yuv420p'): Promise<Clip> {
   const file = join(dir, `${codec}-${source.replace(/\W+/g, '_')}-${pixelFormat}.${codec === 'VP8' ? 'ivf' : 'h264'}`);
   const input = ['-v', 'error', '-y', '-f', 'lavfi', '-i', source, '-frames:v', String(frames), '-g', '15', '-pix_fmt', pixelFormat];
-  const output =
-    codec === 'VP8'
-      ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '2M']
-      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-x264-params', 'aud=1', '-f', 'h264'];
-  await exec('ffmpeg', [...input, ...output, file]);
-  const bytes = readFileSync(file);
-  return { file, frames: codec === 'VP8' ? ivfFrames(bytes) : accessUnits(bytes) };
-}
-
-/** IVF: a 32-byte header, then per frame a 12-byte header (length, pts) and the frame. */
-function ivfFrames(file: Buffer): EncodedFrame[] {
-  const frames: EncodedFrame[] = [];
-  for (let offset = 32; offset + 12 <= file.length; ) {
-    const length = file.readUInt32LE(offset);
-    const data = file.subarray(offset + 12, offset + 12 + length);
-    // VP8's frame tag: bit 0 clear on a keyframe.
-    frames.push({ data, keyframe: (data[0]! & 1) === 0, timestamp: frames.length * 6000 });
-    offset += 12 + length;
-  }
-  return frames;
-}
-
-/** Annex B cut at each access unit delimiter (NAL type 9); an access unit with an IDR slice (type 5) is a keyframe. */
-function accessUnits(stream: Buffer): EncodedFrame[] {
-  const delimiter = Buffer.from([0, 0, 1, 9]);
-  const starts: number[] = [];
-  for (let at = stream.indexOf(delimiter); at >= 0; at = stream.indexOf(delimiter, at + 4)) starts.push(at);
-  return starts.map((start, index) => {
-    const data = stream.subarray(start, starts[index + 1] ?? stream.length);
-    let keyframe = false;
-    for (let at = data.indexOf(Buffer.from([0, 0, 1])); at >= 0 && !keyframe; at = data.indexOf(Buffer.from([0, 0, 1]), at + 3)) keyframe = (data[at + 3]! & 0x1f) === 5;
-    return { data, keyframe, timestamp: index * 6000 };
-  });
+  await exec('ffmpeg', [...input, '-b:v', '2M', ...clipEncoderArgs(codec), file]);
+  return { file, frames: clipFrames(codec, file) };
 }
 
 /** Every picture of a file as the CLI makes it: `crop` (w:h:x:y, written out by hand), scaled fast_bilinear, I420. */
