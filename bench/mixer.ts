@@ -483,7 +483,7 @@ async function measureWindow(world: MixerWorld, members: Members, scenario: Scen
   const to = Date.now();
   const statsAfter = world.mixer.stats();
   const encoders = video ? Math.round((statsBefore.videoEncoders + statsAfter.videoEncoders) / 2) : statsAfter.audioMixes;
-  const mediaS = video ? (encoders > 0 ? (statsAfter.framesRendered - statsBefore.framesRendered) / scenario.fps / encoders : 0) : wallS;
+  const mediaS = video ? (encoders > 0 ? (statsAfter.framesEncoded - statsBefore.framesEncoded) / scenario.fps / encoders : 0) : wallS;
   const latencies = video ? (await members.fleet.call('flipLatencies', 1, 2, from, to)).sort((a, b) => a - b) : [];
   return {
     wallS,
