@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { ffmpegPath, isFfmpegAvailable } from 'node-av/ffmpeg';
 import { videoEncodeArgs } from '../mixer/encoders/videoEncoder.js';
 import { ffmpegBinary } from '../mixer/ffmpeg.js';
-import { tileRects } from '../mixer/layout.js';
+import { tileRects } from '../mixer/views/layouts/index.js';
 import { viewFor } from '../mixer/views.js';
 import { DEFAULT_CONTROLS, type CanvasSize, type LayoutName, type Member, type Profile, type VideoCodec } from '../src/domain.js';
 import { processCpuSeconds } from '../src/procStat.js';

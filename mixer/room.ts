@@ -5,7 +5,7 @@ import { Broadcast, type BroadcastTargets, type OutputState } from './broadcast.
 import { ViewStreams, type Wanted } from './encoders/viewStreams.js';
 import type { Picture } from './frames.js';
 import { MemberVideo } from './inbound/memberVideo.js';
-import { tileRects } from './layout.js';
+import { tileRects } from './views/layouts/index.js';
 import type { LowLatencyHls } from './llHls.js';
 import { SubscriberVideo } from './outbound/subscriberVideo.js';
 import { answerOffer, type MediaNetwork, type MemberPeer } from './peer.js';

@@ -150,6 +150,13 @@ export interface Conference {
  * What one subscriber sees. Subscribers whose views are equal share one compositor and encoder, so the
  * fields are exactly what makes two canvases differ.
  */
+/** Who is speaking in a room, as the speech detector decided. */
+export interface SpeakerState {
+  active: UserId | null;
+  /** The speaker before the active one: what the active speaker sees in the speaker layout. */
+  previous: UserId | null;
+}
+
 export interface View {
   layout: LayoutName;
   /** Members shown, in tile order. */

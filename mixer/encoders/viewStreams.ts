@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CanvasSize, UserId, View } from '../../src/domain.js';
 import type { PictureSource } from '../compositor.js';
-import { tileRects } from '../layout.js';
+import { tileRects } from '../views/layouts/index.js';
 import type { SubscriberVideo } from '../outbound/subscriberVideo.js';
 import { viewKey } from '../views.js';
 import { encoderSettingsKey, ViewStream } from './viewStream.js';

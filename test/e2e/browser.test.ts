@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { tileRects } from '../../mixer/layout.js';
+import { tileRects } from '../../mixer/views/layouts/index.js';
 import { runPhp, startTestServer, type TestServer } from '../helpers/server.js';
 import { nearestName } from '../mixer/signals.js';
 

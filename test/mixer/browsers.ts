@@ -9,7 +9,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import opus from '@discordjs/opus';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type RTCRtpTransceiver } from 'werift';
 import type { Picture } from '../../mixer/frames.js';
-import { tileRects } from '../../mixer/layout.js';
+import { tileRects } from '../../mixer/views/layouts/index.js';
 import { rtpFieldsOf } from '../../mixer/peer.js';
 import { H264Depacketizer, Vp8Depacketizer } from '../../mixer/rtp/depacketizer.js';
 import { ReorderBuffer } from '../../mixer/rtp/reorder.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tileRects } from '../../mixer/layout.js';
+import { tileRects } from '../../mixer/views/layouts/index.js';
 import { viewFor, viewKey } from '../../mixer/views.js';
 import { DEFAULT_CONTROLS, type Member, type Profile } from '../../src/domain.js';
 

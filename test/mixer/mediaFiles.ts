@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { tileRects } from '../../mixer/layout.js';
+import { tileRects } from '../../mixer/views/layouts/index.js';
 import { CANVAS, eventually } from './harness.js';
 import { rgbName, tonePower } from './signals.js';
 
