@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BoxSplitter, parseFragment, parseInit, type TrackInfo } from '../mixer/fmp4.js';
+import { BoxSplitter, parseFragment, parseInit, type TrackInfo } from '../mixer/broadcast/fmp4.js';
 import { Nginx } from '../test/helpers/nginx.js';
 import { freePort, startMediaServer, type TestServer } from '../test/helpers/server.js';
 import { BrowserFleet, sleep } from '../test/mixer/harness.js';

@@ -20,7 +20,7 @@ import { loadProfiles } from './profiles.js';
 import { LoginThrottle } from './security/loginThrottle.js';
 import { SipServer } from './sip/sipServer.js';
 import { openStores, type Stores } from './storage/stores.js';
-import { EndedBroadcasts } from '../mixer/endedBroadcasts.js';
+import { EndedBroadcasts } from '../mixer/broadcast/endedBroadcasts.js';
 import { Mixer } from '../mixer/mixer.js';
 import type { MediaNetwork } from '../mixer/peer.js';
 import { SERVER_VERSION, VERSION, VERSION_COMMENT } from './version.js';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { PLAYLIST, type BlockingResult, type LowLatencyHls } from '../../mixer/llHls.js';
+import { PLAYLIST, type BlockingResult, type LowLatencyHls } from '../../mixer/broadcast/llHls.js';
 import { withQueryInPlaylist } from './playlistUrls.js';
 
 /** The names of a low-latency HLS's files; anything else of a room (its DASH) is on disk. */

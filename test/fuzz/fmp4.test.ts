@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BoxSplitter, Fmp4Error, parseFragment, parseInit, type Box, type TrackInfo } from '../../mixer/fmp4.js';
-import { LowLatencyHls } from '../../mixer/llHls.js';
+import { BoxSplitter, Fmp4Error, parseFragment, parseInit, type Box, type TrackInfo } from '../../mixer/broadcast/fmp4.js';
+import { LowLatencyHls } from '../../mixer/broadcast/llHls.js';
 import { fuzz, fuzzTimeoutMs } from './fuzz.js';
 
 /**

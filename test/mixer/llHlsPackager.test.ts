@@ -4,9 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { partSecondsFor } from '../../mixer/broadcast.js';
-import { BoxSplitter } from '../../mixer/fmp4.js';
-import { LowLatencyHls } from '../../mixer/llHls.js';
+import { partSecondsFor } from '../../mixer/broadcast/broadcast.js';
+import { BoxSplitter } from '../../mixer/broadcast/fmp4.js';
+import { LowLatencyHls } from '../../mixer/broadcast/llHls.js';
 import { expectTones, READ, readSound } from './mediaFiles.js';
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { EndedBroadcasts } from '../../mixer/endedBroadcasts.js';
+import { EndedBroadcasts } from '../../mixer/broadcast/endedBroadcasts.js';
 import { internalErrorCounts } from '../../src/faults.js';
 import { ViewerTokens } from '../../src/security/viewerTokens.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';

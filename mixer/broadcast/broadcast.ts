@@ -2,11 +2,11 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { BroadcastOutputState, View } from '../src/domain.js';
-import { Compositor, type CanvasSink, type PictureSource } from './compositor.js';
-import { pictureBytes } from './frames.js';
-import { reportInternalError } from '../src/faults.js';
-import { SupervisedFfmpeg } from './ffmpeg.js';
+import type { BroadcastOutputState, View } from '../../src/domain.js';
+import { Compositor, type CanvasSink, type PictureSource } from '../compositor.js';
+import { pictureBytes } from '../frames.js';
+import { reportInternalError } from '../../src/faults.js';
+import { SupervisedFfmpeg } from '../ffmpeg.js';
 import { Fmp4Error } from './fmp4.js';
 import { LowLatencyHls } from './llHls.js';
 

@@ -1,8 +1,8 @@
 import { appendFile, readdir, readFile, rename, rm, rmdir, stat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { reportInternalError } from '../src/faults.js';
-import { SampledLog } from '../src/log.js';
+import { reportInternalError } from '../../src/faults.js';
+import { SampledLog } from '../../src/log.js';
 import type { OutputState } from './broadcast.js';
 
 /** How often the folders are looked at: an ended room's playlist gets its EXT-X-ENDLIST within this. */
