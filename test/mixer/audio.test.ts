@@ -1,21 +1,44 @@
 import { describe, expect, it } from 'vitest';
-import { mixFrames, mixKey } from '../../mixer/mixMinus.js';
+import { MixMinus, mixKey } from '../../mixer/mixMinus.js';
 import { levelDb, SpeakerTracker, TalkDetector } from '../../mixer/speech.js';
 
 const tone = (amplitude: number, length = 960): Int16Array => Int16Array.from({ length }, (_, i) => Math.round(amplitude * Math.sin(i / 5)));
 
 describe('mix-minus', () => {
   it('gives each heard listener everyone but themselves, and shares the full mix and silence', () => {
-    const heard = new Set([1, 2]);
-    const listeners = [{ userId: 1, deaf: false }, { userId: 2, deaf: false }, { userId: 3, deaf: false }, { userId: 4, deaf: true }];
-    const keys = new Set(listeners.map((l) => mixKey(l, heard)));
-    expect([...keys]).toEqual(['minus:1', 'minus:2', 'all', 'silence']);
-    const frames = new Map([[1, Int16Array.from([100, 30000, -30000])], [2, Int16Array.from([5, 30000, -30000])]]);
-    const mixes = mixFrames(frames, keys, 3);
-    expect([...mixes.get('minus:1')!]).toEqual([5, 30000, -30000]);
-    expect([...mixes.get('minus:2')!]).toEqual([100, 30000, -30000]);
-    expect([...mixes.get('all')!]).toEqual([105, 32767, -32768]); // clipped, not wrapped
-    expect([...mixes.get('silence')!]).toEqual([0, 0, 0]);
+    const listeners = [
+      { userId: 1, deaf: false, heard: true },
+      { userId: 2, deaf: false, heard: true },
+      { userId: 3, deaf: false, heard: false },
+      { userId: 4, deaf: true, heard: true },
+    ];
+    expect(listeners.map(mixKey)).toEqual([1, 2, 'all', 'silence']);
+    const one = Int16Array.from([100, 30000, -30000]);
+    const two = Int16Array.from([5, 30000, -30000]);
+    const mixer = new MixMinus(3);
+    mixer.add(one);
+    mixer.add(two);
+    const mix = (own?: Int16Array): number[] => {
+      const out = new Int16Array(3);
+      mixer.mixInto(out, own);
+      return [...out];
+    };
+    expect(mix(one)).toEqual([5, 30000, -30000]);
+    expect(mix(two)).toEqual([100, 30000, -30000]);
+    expect(mix()).toEqual([105, 32767, -32768]); // clipped, not wrapped
+  });
+
+  it('starts each frame period from nothing, in the same memory', () => {
+    const mixer = new MixMinus(2);
+    const out = Int16Array.from([7, 7]);
+    mixer.add(Int16Array.from([1, 2]));
+    mixer.reset();
+    mixer.add(Int16Array.from([10, -20]));
+    mixer.mixInto(out);
+    expect([...out]).toEqual([10, -20]);
+    mixer.reset();
+    mixer.mixInto(out);
+    expect([...out]).toEqual([0, 0]);
   });
 });
 
@@ -54,5 +77,16 @@ describe('speech detection', () => {
     expect(frames * 20).toBeGreaterThanOrEqual(100);
     tracker.forget(2);
     expect(tracker.current).toEqual({ active: null, previous: 1 });
+  });
+
+  it('smooths a member afresh after a frame period without them, also when someone else came instead', () => {
+    const tracker = new SpeakerTracker(20, 3); // a challenger louder by 3 dB takes over at once
+    const level = (db: number) => ({ db, talking: true });
+    expect(tracker.feed(new Map([[1, level(-20)], [2, level(-60)]]), 20)).toBe(true);
+    for (let i = 0; i < 50; i++) tracker.feed(new Map([[1, level(-20)], [2, level(-60)]]), 20);
+    tracker.feed(new Map([[1, level(-20)], [3, level(-60)]]), 20); // 2 gone, 3 came: the same count
+    // Smoothed from its old -60, member 2 would stay at -50: afresh it is at -10, and takes over.
+    expect(tracker.feed(new Map([[1, level(-20)], [2, level(-10)], [3, level(-60)]]), 20)).toBe(true);
+    expect(tracker.current).toEqual({ active: 2, previous: 1 });
   });
 });
