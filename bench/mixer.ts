@@ -9,7 +9,7 @@ import { ffmpegPath, isFfmpegAvailable } from 'node-av/ffmpeg';
 import { videoEncodeArgs } from '../mixer/encoders/videoEncoder.js';
 import { ffmpegBinary } from '../mixer/ffmpeg.js';
 import { tileRects } from '../mixer/views/layouts/index.js';
-import { viewFor } from '../mixer/views.js';
+import { viewFor } from '../mixer/views/views.js';
 import { DEFAULT_CONTROLS, type CanvasSize, type LayoutName, type Member, type Profile, type VideoCodec } from '../src/domain.js';
 import { processCpuSeconds } from '../src/procStat.js';
 import { BrowserFleet, eventually, newMixerWorld, sleep, type JoinOptions, type MixerWorld } from '../test/mixer/harness.js';

@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
 import type { CanvasSize, Member, Profile, UserId, VideoCodec, View } from '../src/domain.js';
-import { RoomAudio } from './audio.js';
+import { RoomAudio } from './audio/audio.js';
 import { Broadcast, type BroadcastTargets, type OutputState } from './broadcast/broadcast.js';
 import { ViewStreams, type Wanted } from './encoders/viewStreams.js';
-import type { Picture } from './frames.js';
+import type { Picture } from './views/frames.js';
 import { MemberVideo } from './inbound/memberVideo.js';
 import { tileRects } from './views/layouts/index.js';
 import type { LowLatencyHls } from './broadcast/llHls.js';
 import { SubscriberVideo } from './outbound/subscriberVideo.js';
 import { answerOffer, type MediaNetwork, type MemberPeer } from './peer.js';
 import type { RtpFields } from './rtp/packet.js';
-import { viewFor } from './views.js';
+import { viewFor } from './views/views.js';
 
 interface Participant {
   member: Member;

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { View } from '../../src/domain.js';
-import { Compositor, type PictureSource } from '../compositor.js';
+import { Compositor, type PictureSource } from '../views/compositor.js';
 import { packetizeH264, packetizeVp8 } from '../rtp/packetizer.js';
 import { VideoEncoder, type EncodedVideoFrame } from './videoEncoder.js';
 

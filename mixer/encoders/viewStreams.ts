@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { CanvasSize, UserId, View } from '../../src/domain.js';
-import type { PictureSource } from '../compositor.js';
+import type { PictureSource } from '../views/compositor.js';
 import { tileRects } from '../views/layouts/index.js';
 import type { SubscriberVideo } from '../outbound/subscriberVideo.js';
-import { viewKey } from '../views.js';
+import { viewKey } from '../views/views.js';
 import { encoderSettingsKey, ViewStream } from './viewStream.js';
 
 /** A subscriber and the view it should see now. */

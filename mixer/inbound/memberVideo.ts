@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { CanvasSize, VideoCodec } from '../../src/domain.js';
-import type { Picture } from '../frames.js';
+import type { Picture } from '../views/frames.js';
 import { H264Depacketizer, Vp8Depacketizer, type Depacketizer } from '../rtp/depacketizer.js';
 import type { RtpFields } from '../rtp/packet.js';
 import { ReorderBuffer } from '../rtp/reorder.js';

@@ -5,7 +5,7 @@ import {
 } from 'node-av/constants';
 import type { Logger } from 'pino';
 import type { CanvasSize, VideoCodec } from '../../src/domain.js';
-import { pictureBytes, type Picture } from '../frames.js';
+import { pictureBytes, type Picture } from '../views/frames.js';
 import type { EncodedFrame } from '../rtp/depacketizer.js';
 // libavcodec would write a line to stderr for every broken frame a member sends: failures are counted here instead.
 import '../ffmpegLibraries.js';

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { H264Depacketizer, MAX_FRAME_BYTES, Vp8Depacketizer, type Depacketizer } from '../../mixer/rtp/depacketizer.js';
-import { parseRtp, sequenceDelta, type RtpFields } from '../../mixer/rtp/packet.js';
+import { sequenceDelta, type RtpFields } from '../../mixer/rtp/packet.js';
+import { parseRtp } from '../helpers/rtp.js';
 import { ReorderBuffer } from '../../mixer/rtp/reorder.js';
 import { fuzz, fuzzTimeoutMs } from './fuzz.js';
 

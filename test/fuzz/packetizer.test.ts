@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { H264Depacketizer, Vp8Depacketizer, type Depacketizer } from '../../mixer/rtp/depacketizer.js';
-import { buildRtp, parseRtp } from '../../mixer/rtp/packet.js';
+import { buildRtp, parseRtp } from '../helpers/rtp.js';
 import { annexBNalUnits, MAX_RTP_PAYLOAD, packetizeH264, packetizeVp8 } from '../../mixer/rtp/packetizer.js';
 import { fuzz, fuzzTimeoutMs } from './fuzz.js';
 

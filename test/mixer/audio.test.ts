@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MixMinus, mixKey } from '../../mixer/mixMinus.js';
-import { levelDb, SpeakerTracker, TalkDetector } from '../../mixer/speech.js';
+import { MixMinus, mixKey } from '../../mixer/audio/mixMinus.js';
+import { levelDb, SpeakerTracker, TalkDetector } from '../../mixer/audio/speech.js';
 
 const tone = (amplitude: number, length = 960): Int16Array => Int16Array.from({ length }, (_, i) => Math.round(amplitude * Math.sin(i / 5)));
 

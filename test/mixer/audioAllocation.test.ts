@@ -3,7 +3,7 @@ import opus from '@discordjs/opus';
 import { Session } from 'node:inspector/promises';
 import { getHeapStatistics } from 'node:v8';
 import { MediaStreamTrack, RtpHeader, RtpPacket } from 'werift';
-import { RoomAudio } from '../../mixer/audio.js';
+import { RoomAudio } from '../../mixer/audio/audio.js';
 import { fixedRate } from '../../mixer/clock.js';
 import { tonePower } from './signals.js';
 

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import opus from '@discordjs/opus';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type RTCRtpTransceiver } from 'werift';
-import type { Picture } from '../../mixer/frames.js';
+import type { Picture } from '../../mixer/views/frames.js';
 import { tileRects } from '../../mixer/views/layouts/index.js';
 import { rtpFieldsOf } from '../../mixer/peer.js';
 import { H264Depacketizer, Vp8Depacketizer } from '../../mixer/rtp/depacketizer.js';

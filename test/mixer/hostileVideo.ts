@@ -1,5 +1,5 @@
 import type { VideoCodec } from '../../src/domain.js';
-import { buildRtp } from '../../mixer/rtp/packet.js';
+import { buildRtp } from '../helpers/rtp.js';
 import { packetizeH264, packetizeVp8 } from '../../mixer/rtp/packetizer.js';
 import { encodeClip } from '../helpers/videoClips.js';
 

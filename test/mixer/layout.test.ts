@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tileRects } from '../../mixer/views/layouts/index.js';
-import { viewFor, viewKey } from '../../mixer/views.js';
+import { viewFor, viewKey } from '../../mixer/views/views.js';
 import { DEFAULT_CONTROLS, type Member, type Profile } from '../../src/domain.js';
 
 const canvas = { width: 1280, height: 720 };

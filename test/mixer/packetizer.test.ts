@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { VideoEncoder, type EncodedVideoFrame } from '../../mixer/encoders/videoEncoder.js';
 import { H264Depacketizer, isH264KeyframeStart, isVp8KeyframeStart, Vp8Depacketizer, type Depacketizer, type EncodedFrame } from '../../mixer/rtp/depacketizer.js';
-import { buildRtp, parseRtp } from '../../mixer/rtp/packet.js';
+import { buildRtp, parseRtp } from '../helpers/rtp.js';
 import { annexBNalUnits, MAX_RTP_PAYLOAD, packetizeH264, packetizeVp8 } from '../../mixer/rtp/packetizer.js';
 import type { VideoCodec } from '../../src/domain.js';
 import { until } from '../sip/until.js';

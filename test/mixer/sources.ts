@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import opus from '@discordjs/opus';
 import type { MediaStreamTrack } from 'werift';
 import { fixedRate } from '../../mixer/clock.js';
-import { buildRtp } from '../../mixer/rtp/packet.js';
+import { buildRtp } from '../helpers/rtp.js';
 import type { CanvasSize } from '../../src/domain.js';
 import { yuvOf } from './signals.js';
 

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CanvasSize, VideoCodec } from '../../src/domain.js';
 import { VideoDecoder } from '../../mixer/inbound/videoDecoder.js';
-import { pictureBytes } from '../../mixer/frames.js';
+import { pictureBytes } from '../../mixer/views/frames.js';
 import type { EncodedFrame } from '../../mixer/rtp/depacketizer.js';
 import { clipEncoderArgs, clipFrames } from '../helpers/videoClips.js';
 

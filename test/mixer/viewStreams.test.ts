@@ -3,7 +3,7 @@ import { MediaStreamTrack } from 'werift';
 import { ViewStreams, type Wanted } from '../../mixer/encoders/viewStreams.js';
 import { SubscriberVideo } from '../../mixer/outbound/subscriberVideo.js';
 import { isVp8KeyframeStart } from '../../mixer/rtp/depacketizer.js';
-import { parseRtp } from '../../mixer/rtp/packet.js';
+import { parseRtp } from '../helpers/rtp.js';
 import type { LayoutName, UserId, View } from '../../src/domain.js';
 import { createLogger } from '../../src/log.js';
 import { eventually, sleep } from './harness.js';

@@ -1,4 +1,4 @@
-import type { UserId } from '../src/domain.js';
+import type { UserId } from '../../src/domain.js';
 
 /** One listener of a room's audio. */
 export interface Listener {

@@ -1,7 +1,7 @@
-import type { CanvasSize, UserId, View } from '../src/domain.js';
-import { fixedRate } from './clock.js';
+import type { CanvasSize, UserId, View } from '../../src/domain.js';
+import { fixedRate } from '../clock.js';
 import { BLACK, drawPicture, drawPlaceholder, fillRect, pictureBytes, type Picture } from './frames.js';
-import { tileRects } from './views/layouts/index.js';
+import { tileRects } from './layouts/index.js';
 
 /** Where a compositor gets each member's latest picture at a tile's size; undefined draws the placeholder. */
 export type PictureSource = (userId: UserId, size: CanvasSize) => Picture | undefined;

@@ -1,5 +1,4 @@
-import type { UserId } from '../src/domain.js';
-import type { SpeakerState } from './views.js';
+import type { SpeakerState, UserId } from '../../src/domain.js';
 
 /** RMS level of 16-bit PCM in dBFS (-100 for silence). */
 export function levelDb(samples: Int16Array): number {

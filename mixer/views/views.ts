@@ -1,7 +1,5 @@
-import type { Member, Profile, SpeakerState, View } from '../src/domain.js';
-import { LAYOUTS } from './views/layouts/index.js';
-
-export type { SpeakerState } from '../src/domain.js';
+import type { Member, Profile, SpeakerState, View } from '../../src/domain.js';
+import { LAYOUTS } from './layouts/index.js';
 
 /**
  * What `subscriber` sees. Equal views share one compositor and encoder, so this is deliberately

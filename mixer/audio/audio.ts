@@ -1,10 +1,9 @@
 import opus from '@discordjs/opus';
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
-import type { UserId } from '../src/domain.js';
-import { fixedRate } from './clock.js';
+import type { SpeakerState, UserId } from '../../src/domain.js';
+import { fixedRate } from '../clock.js';
 import { type Listener, type MixKey, MixMinus, mixKey } from './mixMinus.js';
 import { levelDb, SpeakerTracker, TalkDetector } from './speech.js';
-import type { SpeakerState } from './views.js';
 
 // A CommonJS module: its classes come off the default export under Node's ESM loader.
 const { OpusEncoder } = opus;

@@ -1,5 +1,5 @@
-import type { CanvasSize } from '../src/domain.js';
-import type { Rect } from './views/layouts/index.js';
+import type { CanvasSize } from '../../src/domain.js';
+import type { Rect } from './layouts/index.js';
 
 /** A raw picture in I420 (yuv420p): the Y plane, then U and V at half size. */
 export interface Picture {
