@@ -63,6 +63,9 @@ const SCHEMA = {
     public_port: integer(0, 0, 65_535),
     queue_ttl: integer(120, 1, 86_400),
     max_sockets_per_user: integer(16, 1, 1000),
+    /** PEM certificate (chain) and key: with both, the HTTP port serves HTTPS and WSS. */
+    tls_cert: text(''),
+    tls_key: text(''),
   },
   sip: {
     pipesalt: text('pipesalt'),
@@ -83,6 +86,8 @@ const SCHEMA = {
     ice_credential: text(''),
     /** Seconds without a packet from a member before their leg is ended. */
     media_timeout: integer(20, 2, 3600),
+    /** Seconds a new leg has to connect (ICE and DTLS) before it is ended. */
+    connect_timeout: integer(10, 2, 300),
   },
   broadcast: {
     data_dir: text('../data'),
