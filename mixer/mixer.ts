@@ -1,3 +1,5 @@
+// First: the decoders and encoders need libuv's thread pool sized before anything uses it.
+import '../src/threadPool.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { MediaError, type MediaEngine } from '../src/conference/media.js';
