@@ -3,7 +3,7 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import type { SpeakerState, UserId } from '../../src/domain.js';
 import { fixedRate } from '../clock.js';
 import { type Listener, type MixKey, MixMinus, mixKey } from './mixMinus.js';
-import { levelDb, SpeakerTracker, TalkDetector } from './speech.js';
+import { levelDb, SpeakerTracker, TalkDetector, type SpeakerLevel } from './speech.js';
 
 // A CommonJS module: its classes come off the default export under Node's ESM loader.
 const { OpusEncoder } = opus;
@@ -66,7 +66,7 @@ interface AudioMember extends Listener {
   /** What others hear of this member in the current tick (when `heard`). */
   frame: Int16Array | undefined;
   /** This tick's level, as the speaker tracker reads it (one object per member, updated in place). */
-  level: { db: number; talking: boolean };
+  level: SpeakerLevel;
   /** Where this member's mix goes, with its own RTP numbering so switching mixes never breaks the stream. */
   output: MediaStreamTrack | undefined;
   sequence: number;
@@ -102,7 +102,7 @@ export class RoomAudio {
   private readonly members = new Map<UserId, AudioMember>();
   private readonly mixes = new Map<MixKey, Mix>();
   private readonly mixMinus = new MixMinus(FRAME_SAMPLES);
-  /** The levels of the members heard in the last tick, for the speaker tracker. */
+  /** The levels of the audible members in the last tick (-100 dB without a frame), for the speaker tracker. */
   private readonly levels = new Map<UserId, { db: number; talking: boolean }>();
   private readonly speakers = new SpeakerTracker();
   private ticks = 0;
@@ -132,7 +132,7 @@ export class RoomAudio {
       ...controls,
       heard: false,
       frame: undefined,
-      level: { db: -100, talking: false },
+      level: { db: -100, talking: false, missing: true },
       output,
       sequence: Math.floor(Math.random() * 0xffff),
       timestamp: Math.floor(Math.random() * 0xffff_ffff),
@@ -192,14 +192,17 @@ export class RoomAudio {
     member.heard = member.audible && frame !== undefined;
     member.frame = member.heard ? frame : undefined;
     // Set and delete rather than clear and refill: a Map allocates a new table when cleared or grown.
-    if (!member.frame) {
+    if (!member.audible) {
       this.levels.delete(member.userId);
       return;
     }
+    // A frame that comes late (jitter) changes neither the member's talking (the detector's release) nor
+    // their level: the speaker tracker must not hand the floor to someone else for a missing frame.
     member.level.db = db;
     member.level.talking = member.talk.talking;
+    member.level.missing = frame === undefined;
     this.levels.set(member.userId, member.level);
-    this.mixMinus.add(member.frame);
+    if (member.frame) this.mixMinus.add(member.frame);
   };
 
   /** Sends a listener this tick's mix for it. */

@@ -46,6 +46,13 @@ export class TalkDetector {
   }
 }
 
+/** A member's level in one frame period; `missing`: their frame has not come (jitter), the level says nothing. */
+export interface SpeakerLevel {
+  db: number;
+  talking: boolean;
+  missing?: boolean;
+}
+
 /**
  * The active speaker: the loudest talking member, by a smoothed level. A challenger takes over only after
  * being louder by `marginDb` for `holdMs`, so the picture does not jump at every cough.
@@ -69,7 +76,7 @@ export class SpeakerTracker {
   }
 
   /** Feeds one frame period's levels of talking members; returns true when the active speaker changed. */
-  feed(levels: ReadonlyMap<UserId, { db: number; talking: boolean }>, frameMs: number): boolean {
+  feed(levels: ReadonlyMap<UserId, SpeakerLevel>, frameMs: number): boolean {
     this.loudest = null;
     levels.forEach(this.smooth);
     // smooth() added anyone new, so the same size means the same members: nobody to forget.
@@ -97,10 +104,11 @@ export class SpeakerTracker {
    * Smooths one member's level and keeps the loudest talker so far in `loudest`. A callback made once
    * (and levels updated in place) rather than iterators: feed runs every 20 ms and so allocates nothing.
    */
-  private readonly smooth = (level: { db: number; talking: boolean }, userId: UserId): void => {
+  private readonly smooth = (level: SpeakerLevel, userId: UserId): void => {
     let smoothed = this.smoothed.get(userId);
-    if (smoothed) smoothed.db += 0.2 * (level.db - smoothed.db);
-    else this.smoothed.set(userId, (smoothed = { db: level.db }));
+    if (!smoothed) this.smoothed.set(userId, (smoothed = { db: level.db }));
+    // No frame this period (it comes late): no news of the level, which stays as it was.
+    else if (!level.missing) smoothed.db += 0.2 * (level.db - smoothed.db);
     if (level.talking && (this.loudest === null || smoothed.db > this.smoothed.get(this.loudest)!.db)) this.loudest = userId;
   };
 
