@@ -167,13 +167,18 @@ export interface View {
   videoBitrateKbps: number;
 }
 
-/** The `data` of CppComet's `sys_sipCall` event (spec 3.1), plus `type` so the browser knows audio from video. */
+/**
+ * The `data` of CppComet's `sys_sipCall` event (spec 3.1), plus `type` so the browser knows audio from video
+ * and `sipUrl` so it knows ws:// from wss://.
+ */
 export interface SipCallPayload {
   message: string;
   sys: {
     conference: 'true';
     serverName: string;
     serverPort: number;
+    /** SIP over WebSocket at serverName:serverPort, with the scheme the port serves (wss:// with TLS). */
+    sipUrl: string;
     callKey: string;
     callPipe: string;
     sipNumber: string;

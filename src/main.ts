@@ -38,6 +38,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // SIGHUP reloads the certificate (renewed in place); without TLS it keeps its default (the process ends).
+  if (server.secure) process.on('SIGHUP', () => server.reloadCertificate());
 }
 
 main().catch((error: unknown) => {

@@ -8,6 +8,7 @@ import { ConfigError, configPath, publicEndpoint, type Config } from './config.j
 import type { MediaEngine } from './conference/media.js';
 import { ConferenceModel } from './conference/model.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
+import { tlsFiles } from './http/tls.js';
 import { bundleBrowserLibrary, EXAMPLES_DIR, HLS_JS_DIR, serveStatic } from './http/assets.js';
 import { BroadcastAccess } from './http/broadcastAccess.js';
 import { hasBroadcast, serveBroadcasts } from './http/hls.js';
@@ -34,6 +35,10 @@ export interface RunningServer {
   sip: SipServer;
   /** The mixer, unless another media engine was given. */
   mixer: Mixer | undefined;
+  /** The HTTP port serves HTTPS and WSS ([ws] tls_cert and tls_key). */
+  secure: boolean;
+  /** Reads [ws] tls_cert and tls_key again for new connections; false (logged) if they cannot be used. */
+  reloadCertificate(): boolean;
   close(): Promise<void>;
 }
 
@@ -51,16 +56,18 @@ export async function startServer(
   const startedAt = Date.now();
   const profiles = loadProfiles(configPath(config, config.conference.profiles));
   const dialplan = readDialplan(configPath(config, config.conference.dialplan));
+  // The certificate is read before the store is opened: a file that cannot be read fails the start at once.
+  const http = new HttpServer(log.child({ module: 'http' }), tlsFiles(config));
   // [store] decides: memory, or the MySQL database (which must answer now, or the start fails).
   const { conference: store, messaging: messagingStore, tenants, close: closeStores } = stores ?? (await openStores(config.store, log.child({ module: 'store' })));
 
-  // The HTTP port is bound first: invitations carry the host:port browsers reach us on.
-  const http = new HttpServer(log.child({ module: 'http' }));
+  // The HTTP port is bound first: invitations carry the scheme, host and port browsers reach us on.
   const httpPort = await http.listen(config.ws.port, config.ws.ip);
   const endpoint = publicEndpoint(config, httpPort);
   const model = new ConferenceModel(store, profiles, {
     serverName: endpoint.host,
     serverPort: endpoint.port,
+    secure: http.secure,
     pipesalt: config.sip.pipesalt,
   });
   const metrics = new Metrics(model, config.http.metrics_rooms === 'true');
@@ -177,7 +184,7 @@ export async function startServer(
   http.get('/hls/', serveBroadcasts({ root: hlsRoot, mixer, access, onViewer: (room, address, session) => metrics.noteHlsViewer(room, address, session) }));
   http.get('/metrics', serveMetrics(metrics, config.http.metrics_token));
 
-  log.info({ cometql: `${config.cometql.ip}:${cometqlPort}`, http: `${config.ws.ip}:${httpPort}` }, 'cometmcu started');
+  log.info({ cometql: `${config.cometql.ip}:${cometqlPort}`, http: `${config.ws.ip}:${httpPort}`, tls: http.certificate?.summary }, 'cometmcu started');
   return {
     cometqlPort,
     httpPort,
@@ -185,6 +192,8 @@ export async function startServer(
     metrics,
     sip,
     mixer,
+    secure: http.secure,
+    reloadCertificate: () => http.reloadCertificate(),
     async close() {
       await cometql.close();
       await sip.close();

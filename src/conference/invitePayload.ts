@@ -7,6 +7,8 @@ export type { SipCallPayload };
 export interface InviteSettings {
   serverName: string;
   serverPort: number;
+  /** The port serves HTTPS and WSS only; plain HTTP and WS when absent. */
+  secure?: boolean;
   pipesalt: string;
 }
 
@@ -53,6 +55,7 @@ export function sipCallPayload(invitation: Invitation, profile: Profile, setting
       conference: 'true',
       serverName: settings.serverName,
       serverPort: settings.serverPort,
+      sipUrl: `${settings.secure ? 'wss' : 'ws'}://${settings.serverName}:${settings.serverPort}/sip`,
       callKey: invitation.callKey,
       callPipe: callPipe(number, settings, invitation.devId),
       sipNumber: number,

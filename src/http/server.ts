@@ -1,8 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { reportInternalError } from '../faults.js';
 import { listenOn } from '../net.js';
+import { TlsCertificate, type TlsFiles } from './tls.js';
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse, url: URL) => void | Promise<void>;
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
@@ -14,20 +16,29 @@ interface Route<T> {
 }
 
 /**
- * The HTTP listener on the [ws] port: plain routes (/info, /metrics, static files) and WebSocket
- * upgrades (/ws/, /sip) registered by the layers that own them. Exact paths win over prefixes. Each
- * request and each upgrade is its own error boundary: whatever it throws answers or closes that one
- * client, and what is not the client's fault is reported as an internal error.
+ * The HTTP listener on the [ws] port (HTTPS and WSS only, when given TLS files): plain routes (/info,
+ * /metrics, static files) and WebSocket upgrades (/ws/, /sip) registered by the layers that own them.
+ * Exact paths win over prefixes. Each request and each upgrade is its own error boundary: whatever it
+ * throws answers or closes that one client, and what is not the client's fault is reported as an
+ * internal error.
  */
 export class HttpServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
   private readonly routes: Route<RequestHandler>[] = [];
   private readonly upgrades: Route<UpgradeHandler>[] = [];
+  /** The certificate served, with TLS. */
+  readonly certificate: TlsCertificate | undefined;
 
-  constructor(private readonly log: Logger) {
-    this.server = createServer((request, response) => {
+  /** With `tls`, a certificate or key that cannot be used throws a ConfigError naming its file. */
+  constructor(
+    private readonly log: Logger,
+    tls?: TlsFiles,
+  ) {
+    const onRequest: RequestListener = (request, response) => {
       this.dispatch(request, response).catch((error: unknown) => this.failed(response, error));
-    });
+    };
+    this.certificate = tls && TlsCertificate.read(tls);
+    this.server = this.certificate ? createHttpsServer(this.certificate.contextOptions, onRequest) : createServer(onRequest);
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
     this.server.on('clientError', (_error, socket) => socket.destroy());
   }
@@ -39,6 +50,19 @@ export class HttpServer {
 
   onUpgrade(path: string, handler: UpgradeHandler): void {
     this.upgrades.push({ path, prefix: path.endsWith('/'), handler });
+  }
+
+  get secure(): boolean {
+    return this.certificate !== undefined;
+  }
+
+  /**
+   * Reads the TLS files again for the connections to come; open ones are left as they are. False (and one
+   * error logged) when they cannot be used: the old certificate is still served. False without TLS.
+   */
+  reloadCertificate(): boolean {
+    // With a certificate, the server is the HTTPS one.
+    return this.certificate?.reload(this.server as HttpsServer, this.log) ?? false;
   }
 
   listen(port: number, host: string): Promise<number> {
