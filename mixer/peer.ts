@@ -23,6 +23,8 @@ export interface MediaNetwork {
   iceServers: { urls: string; username?: string; credential?: string }[];
   /** A leg from which no RTP or RTCP has come for this long has failed ([media] media_timeout). */
   silenceTimeoutMs: number;
+  /** A leg whose ICE and DTLS are not up this long after its answer has failed ([media] connect_timeout). */
+  connectTimeoutMs: number;
 }
 
 const VIDEO_CODECS: Record<VideoCodec, () => RTCRtpCodecParameters> = {
@@ -43,8 +45,9 @@ export interface PeerHandlers {
   /** The browser asked for a keyframe of what we send it. */
   onKeyframeRequest(): void;
   /**
-   * ICE or DTLS failed, the browser closed the connection, or it sent nothing for `silenceTimeoutMs`. Called
-   * at most once, and never once the leg is being closed here.
+   * ICE or DTLS failed or did not connect within `connectTimeoutMs`, the browser closed the connection, or it
+   * sent nothing for `silenceTimeoutMs`. Called at most once, never before the answer is returned, and never
+   * once the leg is being closed here.
    */
   onFailed(): void;
 }
@@ -67,7 +70,9 @@ const codecOf = (mimeType: string): VideoCodec | undefined =>
 /**
  * Answers a browser's offer: Opus, VP8 and H.264 (packetization-mode 1) with NACK and PLI; every
  * transceiver sendrecv (werift needs that before createAnswer, or the browser never fires ontrack),
- * or sendonly for a viewer who sends nothing. Non-trickle: the answer carries all candidates.
+ * or sendonly for a viewer who sends nothing. Non-trickle: the answer carries all candidates. The offer may
+ * carry none we can use (browsers hide their addresses behind mDNS .local names): the browser's checks then
+ * tell us where it is (peer-reflexive candidates, see patches/werift+0.24.4.patch).
  */
 export async function answerOffer(
   offer: string,
@@ -90,9 +95,17 @@ export async function answerOffer(
     },
   });
   let ended = false;
-  let stopWatching = (): void => undefined;
+  let answered = false;
+  let failedWhileAnswering = false;
+  const stoppers: (() => void)[] = [];
+  const stopWatching = (): void => stoppers.splice(0).forEach((stop) => stop());
   const fail = (): void => {
     if (ended) return;
+    // Before the answer is out the failure is answerOffer's to throw (no 200 OK with a dead leg).
+    if (!answered) {
+      failedWhileAnswering = true;
+      return;
+    }
     ended = true;
     stopWatching();
     handlers.onFailed();
@@ -103,6 +116,11 @@ export async function answerOffer(
     stopWatching();
     await pc.close().catch(() => undefined);
   };
+  // Watched from the start: werift can fail the connection while the answer is being made.
+  const states = pc.connectionStateChange.subscribe((state) => {
+    if (state === 'failed' || state === 'closed') fail();
+  });
+  stoppers.push(() => states.unSubscribe());
   try {
     const tracks = new Map<string, MediaStreamTrack>();
     let videoTransceiver: RTCRtpTransceiver | undefined;
@@ -144,6 +162,7 @@ export async function answerOffer(
     }
     await withTimeout(pc.createAnswer().then((answer) => pc.setLocalDescription(answer)), NEGOTIATION_TIMEOUT_MS);
     await withTimeout(gathered(pc), NEGOTIATION_TIMEOUT_MS);
+    if (failedWhileAnswering) throw new Error('the connection failed before the answer was made');
     if (videoTransceiver) {
       // werift routes a browser's PLI to our receiver, not our sender (same m-line): match it on the transport.
       const sender = videoTransceiver.sender;
@@ -153,10 +172,8 @@ export async function answerOffer(
         if ((feedback.count === 1 && feedback.mediaSsrc === sender.ssrc) || feedback.count === 4) handlers.onKeyframeRequest();
       });
     }
-    pc.connectionStateChange.subscribe((state) => {
-      if (state === 'failed' || state === 'closed') fail();
-    });
-    stopWatching = watchSilence(pc, network.silenceTimeoutMs, fail);
+    answered = true;
+    stoppers.push(watchConnecting(pc, network.connectTimeoutMs, fail), watchSilence(pc, network.silenceTimeoutMs, fail));
     const sentCodec = videoTransceiver?.sender.codec;
     return {
       answer: pc.localDescription!.sdp,
@@ -181,6 +198,24 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Calls `onTimeout` unless the connection (ICE, then DTLS) is up within `timeoutMs`: a browser whose packets
+ * cannot reach us (a firewall, an address we cannot route to) would otherwise sit in the room as a black tile.
+ * Returns the stop.
+ */
+function watchConnecting(pc: RTCPeerConnection, timeoutMs: number, onTimeout: () => void): () => void {
+  if (pc.connectionState === 'connected') return () => undefined;
+  const timer = setTimeout(onTimeout, timeoutMs);
+  timer.unref();
+  const { unSubscribe } = pc.connectionStateChange.subscribe((state) => {
+    if (state === 'connected') clearTimeout(timer);
+  });
+  return () => {
+    clearTimeout(timer);
+    unSubscribe();
+  };
 }
 
 /**

@@ -217,6 +217,7 @@ function mediaNetwork(config: Config): MediaNetwork {
     portRange: config.media.port_min ? [config.media.port_min, config.media.port_max] : undefined,
     iceServers: iceServers(config),
     silenceTimeoutMs: config.media.media_timeout * 1000,
+    connectTimeoutMs: config.media.connect_timeout * 1000,
   };
 }
 

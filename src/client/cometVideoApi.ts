@@ -4,7 +4,7 @@
  * mixer over WebRTC with JsSIP (SIP over WebSocket at /sip). Served bundled at /cometVideoApi.js.
  */
 import * as JsSIP from 'jssip';
-import type { RTCSession } from 'jssip/lib/RTCSession';
+import type { EndEvent, RTCSession } from 'jssip/lib/RTCSession';
 import type { UA } from 'jssip/lib/UA';
 import { CometConnection, type CometFrame } from './comet.js';
 import { sipUser, type SipCallPayload } from '../domain.js';
@@ -48,6 +48,7 @@ interface ActiveCall {
   session: RTCSession | undefined;
   stream: MediaStream | undefined;
   acceptedAt: number;
+  /** When media started to flow (onCallStart); 0 until then. */
   startedAt: number;
   accepted: boolean;
   ended: boolean;
@@ -165,27 +166,44 @@ async function acceptCall(opt: AcceptOptions = {}): Promise<boolean> {
     session.on('sdp', (event) => {
       if (event.originator === 'local') event.sdp = withBandwidth(event.sdp);
     });
-    session.on('peerconnection', ({ peerconnection }) => attachRemote(peerconnection, opt));
-    if (session.connection) attachRemote(session.connection, opt);
-    session.on('confirmed', () => {
-      active.startedAt = Date.now();
-      options?.onCallStart?.({ action: 'start', status: 'start', callInfo: info, type });
-    });
-    session.on('ended', (event) => endCall(event.originator === 'remote' ? reasonOf(event.cause) : 'hangup'));
+    session.on('peerconnection', ({ peerconnection }) => attachConnection(peerconnection, active, opt));
+    if (session.connection) attachConnection(session.connection, active, opt);
+    session.on('ended', (event) => endCall(event.originator === 'remote' ? remoteReason(event) : 'hangup'));
     session.on('failed', (event) => endCall(reasonOf(event.cause)));
   });
   ua.start();
   return true;
 }
 
-function attachRemote(connection: RTCPeerConnection, opt: AcceptOptions): void {
+/**
+ * Shows what the room sends, and follows the media: the call starts (onCallStart) when media flows, that is
+ * when the connection is up (ICE and DTLS) or a remote track gets its first packets, not when SIP says the
+ * call is confirmed (a call can be confirmed and never get media); a connection that fails ends the call.
+ */
+function attachConnection(connection: RTCPeerConnection, active: ActiveCall, opt: AcceptOptions): void {
+  const mediaFlows = (): void => {
+    if (active.startedAt || active.ended) return;
+    active.startedAt = Date.now();
+    options?.onCallStart?.({ action: 'start', status: 'start', callInfo: active.info, type: active.type });
+  };
+  connection.addEventListener('connectionstatechange', () => {
+    if (connection.connectionState === 'connected') mediaFlows();
+    else if (connection.connectionState === 'failed') endCall('media-failed');
+  });
   connection.addEventListener('track', (event) => {
+    event.track.addEventListener('unmute', mediaFlows, { once: true });
     const stream = event.streams[0] ?? new MediaStream([event.track]);
     if (event.track.kind === 'video' && opt.video_remote) opt.video_remote.srcObject = stream;
     if (event.track.kind === 'audio' && opt.audio_remote) opt.audio_remote.srcObject = stream;
     // A page without an audio element still hears the conference through the video element.
     if (event.track.kind === 'audio' && !opt.audio_remote && opt.video_remote && !opt.video_remote.srcObject) opt.video_remote.srcObject = stream;
   });
+}
+
+/** Our server says why it ends a call in its BYE (Reason: Q.850;cause=47;text="media-failed", RFC 3326). */
+function remoteReason(event: EndEvent): string {
+  const header = event.message?.getHeader('Reason');
+  return (header && /\btext="([^"]+)"/.exec(header)?.[1]) || reasonOf(event.cause);
 }
 
 function reasonOf(cause: string | undefined): string {

@@ -29,6 +29,18 @@ const PATCHED_ESM_ONLY = {
   headerBitsByMasks: 'cometmcu: header bits by masks',
 };
 
+/**
+ * ICE with browsers' defaults (browserDefaults.test.ts checks what it does): an offer of mDNS .local candidates
+ * only connects through peer-reflexive candidates, and nothing is looked up that is not configured. Only in
+ * the ES module build, the one the server loads.
+ */
+const ICE_PATCHED_ESM_ONLY = {
+  noDefaultStunServer: 'cometmcu: no STUN server unless one is configured',
+  noDefaultIceServers: 'cometmcu: no ICE servers unless configured',
+  namedCandidatesNotLookedUp: 'cometmcu: a candidate whose address is a name (mDNS .local, RFC 8839 5.1) is dropped, never looked up',
+  emptyCheckListWaitsForChecks: 'cometmcu: an empty check list is no failure',
+};
+
 // The CommonJS entry is lib/webrtc/src/index.js; the packages it is built from sit beside webrtc/.
 const lib = dirname(dirname(dirname(createRequire(import.meta.url).resolve('werift'))));
 
@@ -36,7 +48,7 @@ describe('the werift patch', () => {
   it('is in the ES module build that `import "werift"` loads', () => {
     const { exports } = JSON.parse(readFileSync(join(lib, '..', 'package.json'), 'utf8')) as { exports: { '.': { import: string } } };
     const bundle = readFileSync(join(lib, '..', exports['.'].import), 'utf8');
-    for (const [change, marker] of Object.entries({ ...PATCHED, ...PATCHED_ESM_ONLY })) expect(bundle.includes(marker), change).toBe(true);
+    for (const [change, marker] of Object.entries({ ...PATCHED, ...PATCHED_ESM_ONLY, ...ICE_PATCHED_ESM_ONLY })) expect(bundle.includes(marker), change).toBe(true);
   });
 
   it('is in the CommonJS build that `require("werift")` loads', () => {

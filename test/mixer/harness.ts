@@ -36,7 +36,7 @@ export type Conferencing = Pick<MixerWorld, 'model' | 'mixer'>;
 export function newMixerWorld(profilesFile = testProfilesFile(), silenceTimeoutMs = 20_000) {
   const log = createLogger((process.env.TEST_LOG_LEVEL as LogLevel | undefined) ?? 'silent');
   const model = new ConferenceModel(new MemoryStore(), loadProfiles(profilesFile), { serverName: 'localhost', serverPort: 0, pipesalt: 'salt' });
-  const mixer = new Mixer(model, { announcedAddresses: ['127.0.0.1'], announcedOnly: true, portRange: undefined, iceServers: [], silenceTimeoutMs }, log);
+  const mixer = new Mixer(model, { announcedAddresses: ['127.0.0.1'], announcedOnly: true, portRange: undefined, iceServers: [], silenceTimeoutMs, connectTimeoutMs: 10_000 }, log);
   return { model, mixer, log };
 }
 
