@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import opus from '@discordjs/opus';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type RTCRtpTransceiver } from 'werift';
+import { MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
 import type { Picture } from '../../mixer/views/frames.js';
 import { tileRects } from '../../mixer/views/layouts/index.js';
 import { rtpFieldsOf } from '../../mixer/peer.js';
@@ -17,6 +17,7 @@ import { VideoDecoder } from '../../mixer/inbound/videoDecoder.js';
 import { hostileVideoFrames } from './hostileVideo.js';
 import type { CanvasSize, LayoutName, VideoCodec } from '../../src/domain.js';
 import { createLogger } from '../../src/log.js';
+import { memberPeerConnection } from './memberPeer.js';
 import { nearestName, PALETTE, tonePower, yuvOf } from './signals.js';
 import { FlippingSource, replaySource, type Source } from './sources.js';
 
@@ -76,27 +77,7 @@ class Browser {
   /** Arrival times (Date.now()) of decoded pictures, for frame rates and gaps. */
   readonly pictureTimes: number[] = [];
   private readonly audio: Int16Array[] = [];
-  private readonly pc = new RTCPeerConnection({
-    iceServers: [],
-    bundlePolicy: 'max-bundle',
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-    codecs: {
-      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 })],
-      video: [
-        new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] }),
-        new RTCRtpCodecParameters({
-          mimeType: 'video/H264',
-          clockRate: 90_000,
-          payloadType: 102,
-          rtcpFeedback: [useNACK(), usePLI()],
-          parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
-        }),
-      ],
-    },
-  });
+  private readonly pc = memberPeerConnection();
   private videoTransceiver: RTCRtpTransceiver | undefined;
   private readonly videoTrack = new MediaStreamTrack({ kind: 'video' });
   private readonly audioTrack = new MediaStreamTrack({ kind: 'audio' });

@@ -5,11 +5,12 @@
  * until the next keyframe), and how long the server takes to answer a keyframe request (PLI) with a
  * keyframe. Its tone is silent until it takes the floor, when it becomes the loudest member of the room.
  */
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type RTCRtpTransceiver } from 'werift';
+import { MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
 import { rtpFieldsOf } from '../../mixer/peer.js';
 import { H264Depacketizer, Vp8Depacketizer, type Depacketizer } from '../../mixer/rtp/depacketizer.js';
 import { ReorderBuffer } from '../../mixer/rtp/reorder.js';
 import { serveCommands } from './fleetRpc.js';
+import { memberPeerConnection } from './memberPeer.js';
 import { PALETTE } from './signals.js';
 import { replaySource, type Source } from './sources.js';
 
@@ -41,27 +42,7 @@ interface Arrival {
 class ProbeMember {
   /** Whole frames received that a decoder could use, in arrival order. */
   readonly arrivals: Arrival[] = [];
-  private readonly pc = new RTCPeerConnection({
-    iceServers: [],
-    bundlePolicy: 'max-bundle',
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-    codecs: {
-      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 })],
-      video: [
-        new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] }),
-        new RTCRtpCodecParameters({
-          mimeType: 'video/H264',
-          clockRate: 90_000,
-          payloadType: 102,
-          rtcpFeedback: [useNACK(), usePLI()],
-          parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
-        }),
-      ],
-    },
-  });
+  private readonly pc = memberPeerConnection();
   private readonly videoTrack = new MediaStreamTrack({ kind: 'video' });
   private readonly audioTrack = new MediaStreamTrack({ kind: 'audio' });
   private video: RTCRtpTransceiver | undefined;
