@@ -19,6 +19,7 @@ import { tileRects } from '../../mixer/views/layouts/index.js';
 import type { LeaveReason } from '../../src/domain.js';
 import { createTestHost, type TestHost } from '../helpers/netns.js';
 import { runPhp, startTestServer, type TestServer } from '../helpers/server.js';
+import { eventually } from '../mixer/harness.js';
 import { nearestName } from '../mixer/signals.js';
 import { candidateAddresses } from './sdp.js';
 
@@ -174,18 +175,6 @@ class User {
   }
 }
 
-async function eventually(check: () => Promise<void>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-}
-
 describe('Chromium with default privacy settings, on addresses of its own', () => {
   let lan: TestHost;
   let firewalled: TestHost;
@@ -241,7 +230,7 @@ describe('Chromium with default privacy settings, on addresses of its own', () =
     }
     await eventually(async () => {
       for (const user of [red, lime]) expect(await user.tiles(2)).toEqual(['red', 'lime']);
-    });
+    }, 20_000);
     // Both legs outlive the connect timeout: they connected.
     await new Promise((resolve) => setTimeout(resolve, (CONNECT_TIMEOUT_S + 1) * 1000));
     expect(departures).toEqual([]);
@@ -265,6 +254,6 @@ describe('Chromium with default privacy settings, on addresses of its own', () =
       const out = await user.waitFor('onOut');
       expect(out.event).toMatchObject({ user_id: 3, status: 'media-failed' });
     }
-    await eventually(async () => expect(await red.tiles(2)).toEqual(['red', 'lime']));
+    await eventually(async () => expect(await red.tiles(2)).toEqual(['red', 'lime']), 20_000);
   }, 60_000);
 });
