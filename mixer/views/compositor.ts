@@ -56,10 +56,6 @@ export class Compositor {
   /** What is drawn from the next frame on: a new visible set or layout on the same canvas and rate. */
   view: View;
 
-  get sink(): CanvasSink | undefined {
-    return this.target;
-  }
-
   /** Where canvases go; replaced when a broadcast's encoder restarts. */
   set sink(sink: CanvasSink | undefined) {
     this.target = sink;
